@@ -1,0 +1,128 @@
+"""Actuation: action noise, latency, and motor gain / force-limit scales.
+
+Per episode it draws a noise level, a whole-step latency, Peng 2018's latency rate lambda, and the
+gain and force scales. Per step, ``ActionChannel.transmit`` turns the policy's action into the action
+the env receives: delayed by whole steps, late by ``Exp(lambda)`` seconds within the control period
+(the previous action acts for that fraction of the period, a time average of the two), plus noise,
+clipped to the action space.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from dr_sim.config.schema import ActuationConfig
+from dr_sim.errors import ConfigError
+from dr_sim.randomizers.base import Params, Randomizer, Term
+from dr_sim.scene.motors import MotorHook
+from dr_sim.scene.scene import Scene
+
+_FIELDS = {
+    "action_noise_std": 0.0,
+    "latency_steps": 0.0,
+    "latency_rate": np.inf,
+    "gain_scale": 1.0,
+    "force_scale": 1.0,
+}
+TARGET = "action"
+
+
+class ActuationRandomizer(Randomizer):
+    """Randomizes how actions reach the motors."""
+
+    section = "actuation"
+
+    def __init__(
+        self,
+        config: ActuationConfig,
+        action_space: spaces.Space[Any],
+        control_dt: float | None,
+        motors: MotorHook | None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.motors = motors
+        self.control_dt = config.control_dt or control_dt
+        uses_actions = any(
+            getattr(config, f) is not None for f in ("action_noise_std", "latency_steps", "latency_rate")
+        )
+        if uses_actions and not isinstance(action_space, spaces.Box):
+            raise ConfigError(f"actuation: action noise and latency need a Box action space, got {action_space}")
+        if config.latency_rate is not None and self.control_dt is None:
+            raise ConfigError(
+                "actuation.latency_rate needs the control period: set actuation.control_dt (s), or give the "
+                "env a 'dt' attribute"
+            )
+        if (config.gain_scale or config.force_scale) is not None and motors is None:
+            raise ConfigError(
+                "actuation.gain_scale/force_scale need the env to command motors through a "
+                "pybullet_utils BulletClient, which dr_sim can intercept; this env uses the raw pybullet "
+                "module. Remove those keys or build the env on a BulletClient"
+            )
+        self.action_space = action_space
+
+    def bind(self, scene: Scene) -> None:
+        self.terms = [
+            Term(name, getattr(self.config, name), {TARGET: np.asarray(nominal)})
+            for name, nominal in _FIELDS.items()
+            if getattr(self.config, name) is not None
+        ]
+        if self.motors is not None and (self.config.gain_scale or self.config.force_scale) is not None:
+            from dr_sim.config.schema import selector_patterns
+
+            joints = scene.select_joints(selector_patterns(self.config.select))
+            self.motors.select({(j.body, j.index) for j in joints})
+
+    def apply(self, scene: Scene, params: Params) -> None:
+        if self.motors is None:
+            return
+        if "gain_scale" in params:
+            self.motors.gain_scale = float(params["gain_scale"][TARGET])
+        if "force_scale" in params:
+            self.motors.force_scale = float(params["force_scale"][TARGET])
+
+    def channel(self, params: Params) -> ActionChannel:
+        """A fresh per-episode action channel for the sampled ``params``."""
+
+        def value(name: str) -> float:
+            return float(params.get(name, {}).get(TARGET, _FIELDS[name]))
+
+        assert isinstance(self.action_space, spaces.Box)
+        return ActionChannel(
+            self.action_space,
+            noise_std=max(value("action_noise_std"), 0.0),
+            delay_steps=max(round(value("latency_steps")), 0),
+            latency_rate=value("latency_rate"),
+            control_dt=self.control_dt or 1.0,
+        )
+
+
+class ActionChannel:
+    """Per-episode state of the path from policy to env: the latency queue and the last action."""
+
+    def __init__(
+        self, space: spaces.Box, noise_std: float, delay_steps: int, latency_rate: float, control_dt: float
+    ) -> None:
+        self.space = space
+        self.noise_std = noise_std
+        self.latency_rate = latency_rate
+        self.control_dt = control_dt
+        neutral = np.clip(np.zeros(space.shape), space.low, space.high)
+        self.queue: deque[np.ndarray] = deque([neutral] * delay_steps)
+        self.last = neutral
+
+    def transmit(self, action: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The action the env receives this step (same dtype and shape as the space)."""
+        self.queue.append(np.asarray(action, dtype=np.float64))
+        command = self.queue.popleft()
+        if np.isfinite(self.latency_rate):
+            late = min(rng.exponential(1.0 / self.latency_rate) / self.control_dt, 1.0)
+            command = late * self.last + (1.0 - late) * command
+        self.last = command
+        if self.noise_std > 0:
+            command = command + rng.normal(0.0, self.noise_std, size=command.shape)
+        return np.clip(command, self.space.low, self.space.high).astype(self.space.dtype)

@@ -1,0 +1,61 @@
+"""Lighting: TinyRenderer's light arguments, so randomizing light changes no scene state."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dr_sim.config.schema import LightingConfig
+from dr_sim.randomizers.base import Params, Randomizer, Term
+from dr_sim.scene.scene import Scene
+
+TARGET = "light"
+# Nominal light that ops ``scale`` and ``add`` start from (TinyRenderer's coefficients).
+NOMINAL = {
+    "direction": np.array([0.5, 0.5, 1.0]),
+    "color": np.array([1.0, 1.0, 1.0]),
+    "distance": np.array(2.0),
+    "ambient": np.array(0.6),
+    "diffuse": np.array(0.35),
+    "specular": np.array(0.05),
+}
+_ARGUMENTS = {
+    "direction": "lightDirection",
+    "color": "lightColor",
+    "distance": "lightDistance",
+    "ambient": "lightAmbientCoeff",
+    "diffuse": "lightDiffuseCoeff",
+    "specular": "lightSpecularCoeff",
+}
+
+
+class LightingRandomizer(Randomizer):
+    """Direction, color, distance, ambient/diffuse/specular coefficients and shadows."""
+
+    section = "lighting"
+
+    def __init__(self, config: LightingConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def bind(self, scene: Scene) -> None:
+        self.terms = [
+            Term(name, getattr(self.config, name), {TARGET: nominal})
+            for name, nominal in NOMINAL.items()
+            if getattr(self.config, name) is not None
+        ]
+
+    def sample(self, rng: np.random.Generator, step: int | None = None) -> Params:
+        params = super().sample(rng, step)
+        if step is None and self.config.shadow_probability > 0:
+            params["shadow"] = {TARGET: bool(rng.random() < self.config.shadow_probability)}
+        return params
+
+    def apply(self, scene: Scene, params: Params) -> None:
+        for name, argument in _ARGUMENTS.items():
+            if name in params:
+                value = params[name][TARGET]
+                if name == "direction":
+                    value = (np.asarray(value) / max(np.linalg.norm(value), 1e-9)).tolist()
+                scene.light[argument] = value
+        if "shadow" in params:
+            scene.light["shadow"] = int(params["shadow"][TARGET])

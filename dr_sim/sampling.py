@@ -1,0 +1,236 @@
+"""Probability distributions for randomized parameters.
+
+Every distribution is a frozen dataclass, validated when it is built, and drawn from a
+``numpy.random.Generator`` that the caller passes: there is no global random state here.
+A distribution is scalar (``shape == ()``) or a vector (``shape == (n,)``); vector bounds are
+given as lists and broadcast against scalars.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+Value = float | list[float]
+_STANDARD_NORMAL = NormalDist()
+
+
+class DistributionError(ValueError):
+    """A distribution was built with invalid parameters."""
+
+
+def _as_array(name: str, value: Any) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1:
+        raise DistributionError(f"{name} must be a number or a list of numbers, got {value!r}")
+    if not np.all(np.isfinite(array)):
+        raise DistributionError(f"{name} must be finite, got {value!r}")
+    return array
+
+
+def _broadcast_shape(**arrays: np.ndarray) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*(a.shape for a in arrays.values())))
+    except ValueError as error:
+        sizes = ", ".join(f"{k} has {a.size}" for k, a in arrays.items())
+        raise DistributionError(f"vector bounds differ in length ({sizes})") from error
+
+
+def _to_python(array: np.ndarray) -> Value:
+    """Return a JSON-serialisable float or list of floats."""
+    return float(array) if array.ndim == 0 else [float(x) for x in array]
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Base class: ``sample(rng)`` returns a float or a list of floats (JSON-serialisable)."""
+
+    def sample(self, rng: np.random.Generator) -> Value:
+        return _to_python(self.sample_array(rng))
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        """Smallest and largest value a draw can take (``-inf``/``inf`` when unbounded)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Constant(Distribution):
+    """Always the same value."""
+
+    value: Value
+
+    def __post_init__(self) -> None:
+        _as_array("value", self.value)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.value)
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        return np.asarray(self.value, dtype=np.float64)
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        value = np.asarray(self.value, dtype=np.float64)
+        return value, value
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    """Uniform on ``[low, high]``."""
+
+    low: Value
+    high: Value
+
+    def __post_init__(self) -> None:
+        low, high = _as_array("low", self.low), _as_array("high", self.high)
+        _broadcast_shape(low=low, high=high)
+        if np.any(low > high):
+            raise DistributionError(f"low must be <= high, got low={self.low!r} > high={self.high!r}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast_shape(low=np.asarray(self.low), high=np.asarray(self.high))
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        low, high = np.asarray(self.low, float), np.asarray(self.high, float)
+        return low + (high - low) * rng.random(self.shape)
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
+
+
+@dataclass(frozen=True)
+class LogUniform(Distribution):
+    """Log-uniform on ``[low, high]``, both strictly positive (Peng 2018 samples scales this way)."""
+
+    low: Value
+    high: Value
+
+    def __post_init__(self) -> None:
+        low, high = _as_array("low", self.low), _as_array("high", self.high)
+        _broadcast_shape(low=low, high=high)
+        if np.any(low <= 0) or np.any(high <= 0):
+            raise DistributionError(f"log_uniform bounds must be > 0, got low={self.low!r}, high={self.high!r}")
+        if np.any(low > high):
+            raise DistributionError(f"low must be <= high, got low={self.low!r} > high={self.high!r}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast_shape(low=np.asarray(self.low), high=np.asarray(self.high))
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        log_low, log_high = np.log(np.asarray(self.low, float)), np.log(np.asarray(self.high, float))
+        return np.exp(log_low + (log_high - log_low) * rng.random(self.shape))
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
+
+
+@dataclass(frozen=True)
+class Normal(Distribution):
+    """Gaussian with ``mean`` and standard deviation ``std`` (``std >= 0``)."""
+
+    mean: Value
+    std: Value
+
+    def __post_init__(self) -> None:
+        mean, std = _as_array("mean", self.mean), _as_array("std", self.std)
+        _broadcast_shape(mean=mean, std=std)
+        if np.any(std < 0):
+            raise DistributionError(f"std must be >= 0, got std={self.std!r}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast_shape(mean=np.asarray(self.mean), std=np.asarray(self.std))
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        mean, std = np.asarray(self.mean, float), np.asarray(self.std, float)
+        return mean + std * rng.standard_normal(self.shape)
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        shape = self.shape
+        return np.full(shape, -np.inf), np.full(shape, np.inf)
+
+
+@dataclass(frozen=True)
+class TruncatedNormal(Distribution):
+    """Gaussian restricted to ``[low, high]`` (exact inverse-CDF sampling, no rejection loop)."""
+
+    mean: Value
+    std: Value
+    low: Value
+    high: Value
+
+    def __post_init__(self) -> None:
+        arrays = {k: _as_array(k, getattr(self, k)) for k in ("mean", "std", "low", "high")}
+        _broadcast_shape(**arrays)
+        if np.any(arrays["std"] <= 0):
+            raise DistributionError(f"std must be > 0, got std={self.std!r}")
+        if np.any(arrays["low"] >= arrays["high"]):
+            raise DistributionError(f"low must be < high, got low={self.low!r} >= high={self.high!r}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast_shape(**{k: np.asarray(getattr(self, k)) for k in ("mean", "std", "low", "high")})
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        mean, std = np.asarray(self.mean, float), np.asarray(self.std, float)
+        a = (np.asarray(self.low, float) - mean) / std
+        b = (np.asarray(self.high, float) - mean) / std
+        cdf, ppf = np.vectorize(_STANDARD_NORMAL.cdf), np.vectorize(_STANDARD_NORMAL.inv_cdf)
+        u = cdf(a) + (cdf(b) - cdf(a)) * rng.random(self.shape)
+        z = ppf(np.clip(u, 1e-300, 1.0 - 1e-16))
+        return np.clip(mean + std * z, self.low, self.high)
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
+
+
+@dataclass(frozen=True)
+class Choice(Distribution):
+    """One of ``values`` (numbers or equal-length lists), with optional ``weights`` (normalised)."""
+
+    values: tuple[Value, ...]
+    weights: tuple[float, ...] | None = None
+    _probabilities: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.values) == 0:
+            raise DistributionError("choice needs at least one value")
+        shapes = {np.shape(_as_array("values", v)) for v in self.values}
+        if len(shapes) > 1:
+            raise DistributionError(f"choice values must all have the same length, got {list(self.values)!r}")
+        if self.weights is None:
+            probabilities = np.full(len(self.values), 1.0 / len(self.values))
+        else:
+            weights = _as_array("weights", list(self.weights))
+            if weights.shape != (len(self.values),):
+                raise DistributionError(
+                    f"weights must have one entry per value ({len(self.values)}), got {len(weights)}"
+                )
+            if np.any(weights < 0) or weights.sum() <= 0:
+                raise DistributionError(f"weights must be >= 0 with a positive sum, got {list(self.weights)!r}")
+            probabilities = weights / weights.sum()
+        object.__setattr__(self, "_probabilities", probabilities)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.shape(self.values[0])
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        index = rng.choice(len(self.values), p=self._probabilities)
+        return np.asarray(self.values[index], dtype=np.float64)
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        stacked = np.asarray(self.values, dtype=np.float64)
+        return stacked.min(axis=0), stacked.max(axis=0)
