@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job on embedded defaults: sets up .venv (if needed), writes a preview contact sheet of
+# `full` randomization with parameter histograms, and runs a randomized rollout with a summary.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" dev
+cd "$ROOT"
+mkdir -p out
+dr-sim preview full -n 16 --env dr_sim/PandaReach-v0 --image-size 96 --out out/preview_full.png
+python -m dr_sim.rollout --env dr_sim/PandaReach-v0 --randomization full --episodes 5 --steps 50
+echo "[dr-sim] preview sheet: out/preview_full.png (histograms: out/preview_full_params.png)"
