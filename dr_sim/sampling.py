@@ -8,6 +8,7 @@ given as lists and broadcast against scalars.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -37,6 +38,11 @@ def _broadcast_shape(**arrays: np.ndarray) -> tuple[int, ...]:
     except ValueError as error:
         sizes = ", ".join(f"{k} has {a.size}" for k, a in arrays.items())
         raise DistributionError(f"vector bounds differ in length ({sizes})") from error
+
+
+def _normal_cdf(x: float) -> float:
+    """Standard normal CDF via ``erfc``: exact far into the lower tail, unlike ``NormalDist.cdf``."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 def _to_python(array: np.ndarray) -> Value:
@@ -129,8 +135,10 @@ class LogUniform(Distribution):
         return _broadcast_shape(low=np.asarray(self.low), high=np.asarray(self.high))
 
     def sample_array(self, rng: np.random.Generator) -> np.ndarray:
-        log_low, log_high = np.log(np.asarray(self.low, float)), np.log(np.asarray(self.high, float))
-        return np.exp(log_low + (log_high - log_low) * rng.random(self.shape))
+        low, high = np.asarray(self.low, float), np.asarray(self.high, float)
+        log_low, log_high = np.log(low), np.log(high)
+        # exp(log(x)) may round past x: clip so draws stay inside [low, high].
+        return np.clip(np.exp(log_low + (log_high - log_low) * rng.random(self.shape)), low, high)
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
         return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
@@ -187,10 +195,13 @@ class TruncatedNormal(Distribution):
         mean, std = np.asarray(self.mean, float), np.asarray(self.std, float)
         a = (np.asarray(self.low, float) - mean) / std
         b = (np.asarray(self.high, float) - mean) / std
-        cdf, ppf = np.vectorize(_STANDARD_NORMAL.cdf), np.vectorize(_STANDARD_NORMAL.inv_cdf)
+        # Sample the mirrored window when it lies mostly above the mean: the CDF is exact in the lower tail.
+        flip = a + b > 0
+        a, b = np.where(flip, -b, a), np.where(flip, -a, b)
+        cdf, ppf = np.vectorize(_normal_cdf), np.vectorize(_STANDARD_NORMAL.inv_cdf)
         u = cdf(a) + (cdf(b) - cdf(a)) * rng.random(self.shape)
         z = ppf(np.clip(u, 1e-300, 1.0 - 1e-16))
-        return np.clip(mean + std * z, self.low, self.high)
+        return np.clip(mean + std * np.where(flip, -z, z), self.low, self.high)
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
         return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))

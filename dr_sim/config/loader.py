@@ -103,11 +103,20 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
         value = first.get("input")
         expected = first.get("ctx", {}).get("expected", "")
         allowed = [part.strip(" '") for part in expected.replace(" or ", ",").split(",")]
-        message = f"{value!r} is not allowed.{did_you_mean(str(value), allowed)} Allowed: {expected}"
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        message = f"{_show(value)} is not allowed.{hint} Allowed: {expected}"
     elif "input" in first and kind not in ("value_error", "missing"):
-        message = f"{message} (got {first['input']!r})"
+        message = f"{message} (got {_show(first['input'])})"
     where = f"{path}: " if path else ""
     return f"{origin}: {where}{message}"
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a bad value; ``repr`` itself fails for an int of thousands of digits."""
+    try:
+        return repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to print>"
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

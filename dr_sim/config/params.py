@@ -54,10 +54,13 @@ def _number_or_vector(value: Any) -> float | list[float]:
     def is_number(x: Any) -> bool:
         return isinstance(x, int | float) and not isinstance(x, bool)
 
-    if is_number(value):
-        return float(value)
-    if isinstance(value, list | tuple) and value and all(is_number(x) for x in value):
-        return [float(x) for x in value]
+    try:
+        if is_number(value):
+            return float(value)
+        if isinstance(value, list | tuple) and value and all(is_number(x) for x in value):
+            return [float(x) for x in value]
+    except OverflowError:  # an int too large for a float
+        pass
     raise ValueError(f"must be a number or a non-empty list of numbers, got {value!r}")
 
 

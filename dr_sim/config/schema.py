@@ -161,7 +161,10 @@ class TextureConfig(StrictModel):
     @classmethod
     def _folders_exist(cls, folders: list[str]) -> list[str]:
         for folder in folders:
-            path = Path(folder).expanduser()
+            try:
+                path = Path(folder).expanduser()
+            except RuntimeError:  # "~name" for a user that does not exist
+                path = Path(folder)
             if not path.is_dir():
                 raise ValueError(f"image folder {folder!r} does not exist or is not a directory")
             if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
