@@ -53,12 +53,16 @@ class PhysicsRandomizer(Randomizer):
         for i, entry in enumerate(self.config.links):
             where = f"physics.links[{i}]"
             links = resolve(scene.select_links, entry.select, entry.required, where)
+            if not links:  # an optional selector that matched nothing adds no (empty) terms
+                continue
             self._links.update({link.name: link for link in links})
             targets = {link.name: link for link in links}
             add_terms(self.terms, entry, LINK_FIELDS, targets, lambda f, link: self._link_nominal(scene, f, link))
             self._check_contact_pairs(entry, links, scene, where)
         for i, entry in enumerate(self.config.joints):
             joints = resolve(scene.select_joints, entry.select, entry.required, f"physics.joints[{i}]")
+            if not joints:
+                continue
             self._joints.update({joint.name: joint for joint in joints})
             targets = {joint.name: joint for joint in joints}
             add_terms(self.terms, entry, JOINT_FIELDS, targets, lambda f, j: self._joint_nominal(scene, f, j))
@@ -95,7 +99,10 @@ class PhysicsRandomizer(Randomizer):
             for name, value in params.get(field, {}).items():
                 link = self._links[name]
                 value = np.maximum(value, 0.0).tolist()  # every dynamics quantity is non-negative
-                p.changeDynamics(link.body, link.index, **{keyword: value}, physicsClientId=cid)
+                kwargs: dict[str, Any] = {keyword: value}
+                if field == "mass":  # PyBullet rescales or recomputes the inertia with the mass: keep it
+                    kwargs["localInertiaDiagonal"] = scene.dynamics(link)["inertia"].tolist()
+                p.changeDynamics(link.body, link.index, **kwargs, physicsClientId=cid)
         self._apply_contact(scene, params)
         for name, value in params.get("damping", {}).items():
             joint = self._joints[name]

@@ -16,6 +16,28 @@ import pybullet as p
 _DEFAULT_POSITION_GAIN = 0.1
 _DEFAULT_VELOCITY_GAIN = 1.0
 _NAMES = ("setJointMotorControl2", "setJointMotorControlArray")
+# PyBullet's argument order, so that commands given positionally are understood too.
+_ONE_ARGS = (
+    "bodyUniqueId",
+    "jointIndex",
+    "controlMode",
+    "targetPosition",
+    "targetVelocity",
+    "force",
+    "positionGain",
+    "velocityGain",
+    "maxVelocity",
+)
+_ARRAY_ARGS = (
+    "bodyUniqueId",
+    "jointIndices",
+    "controlMode",
+    "targetPositions",
+    "targetVelocities",
+    "forces",
+    "positionGains",
+    "velocityGains",
+)
 
 
 class MotorHook:
@@ -41,22 +63,32 @@ class MotorHook:
     def _selected(self, body: int, joint: int) -> bool:
         return self._joints is None or (body, joint) in self._joints
 
-    def _control_one(self, bodyUniqueId: int, jointIndex: int, controlMode: int, **kwargs: Any) -> None:
-        if self._selected(bodyUniqueId, jointIndex):
-            self._scale(controlMode, kwargs, single=True)
-        p.setJointMotorControl2(bodyUniqueId, jointIndex, controlMode, physicsClientId=self.client._client, **kwargs)
+    def _control_one(self, *args: Any, **kwargs: Any) -> None:
+        kwargs = _by_name(_ONE_ARGS, args, kwargs)
+        if self._selected(kwargs["bodyUniqueId"], kwargs["jointIndex"]):
+            self._scale(kwargs["controlMode"], kwargs, single=True, selected=[True])
+        kwargs.setdefault("physicsClientId", self.client._client)
+        p.setJointMotorControl2(**kwargs)
 
-    def _control_array(self, bodyUniqueId: int, jointIndices: Any, controlMode: int, **kwargs: Any) -> None:
-        indices = list(jointIndices)
-        if any(self._selected(bodyUniqueId, j) for j in indices):
-            self._scale(controlMode, kwargs, single=False, count=len(indices))
-        p.setJointMotorControlArray(bodyUniqueId, indices, controlMode, physicsClientId=self.client._client, **kwargs)
+    def _control_array(self, *args: Any, **kwargs: Any) -> None:
+        kwargs = _by_name(_ARRAY_ARGS, args, kwargs)
+        indices = kwargs["jointIndices"] = list(kwargs["jointIndices"])
+        selected = [self._selected(kwargs["bodyUniqueId"], j) for j in indices]
+        if any(selected):
+            self._scale(kwargs["controlMode"], kwargs, single=False, selected=selected)
+        kwargs.setdefault("physicsClientId", self.client._client)
+        p.setJointMotorControlArray(**kwargs)
 
-    def _scale(self, mode: int, kwargs: dict[str, Any], single: bool, count: int = 1) -> None:
+    def _scale(self, mode: int, kwargs: dict[str, Any], single: bool, selected: list[bool]) -> None:
+        """Scale the values of the selected joints only (an array command may mix joints)."""
+
+        def scaled(values: Any, factor: float) -> list[float]:
+            return [v * factor if s else v for v, s in zip(values, selected, strict=True)]
+
         force_key = "force" if single else "forces"
         if self.force_scale != 1.0 and force_key in kwargs:
             forces = kwargs[force_key]
-            kwargs[force_key] = forces * self.force_scale if single else [f * self.force_scale for f in forces]
+            kwargs[force_key] = forces * self.force_scale if single else scaled(forces, self.force_scale)
         if self.gain_scale == 1.0 or mode not in (p.POSITION_CONTROL, p.VELOCITY_CONTROL):
             return
         for key, default in (
@@ -67,4 +99,15 @@ class MotorHook:
             if single:
                 kwargs[name] = kwargs.get(name, default) * self.gain_scale
             else:
-                kwargs[name] = [g * self.gain_scale for g in kwargs.get(name, [default] * count)]
+                kwargs[name] = scaled(kwargs.get(name, [default] * len(selected)), self.gain_scale)
+
+
+def _by_name(names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a PyBullet call made with positional ones (and the ``bodyIndex`` alias)."""
+    named = dict(zip(names, args, strict=False))
+    if len(args) > len(names):
+        named["physicsClientId"] = args[len(names)]
+    named.update(kwargs)
+    if "bodyIndex" in named:
+        named["bodyUniqueId"] = named.pop("bodyIndex")
+    return named
