@@ -21,6 +21,7 @@ from dr_sim.config import ConfigSource
 from dr_sim.config.schema import CameraSpec
 from dr_sim.engine import EpisodeParams, RandomizationEngine, merge_step
 from dr_sim.errors import ConfigError, SceneError
+from dr_sim.randomizers.textures import TexturePool
 from dr_sim.scene.camera import Camera, CameraState, Frame
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
@@ -200,6 +201,7 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
     def close(self) -> None:
         if self.motors is not None:
             self.motors.remove()
+        TexturePool.forget(self.client_id)  # a later connection may get the same client id
         super().close()
 
     # -- observations -------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def find_pybullet(env: Any) -> tuple[Any, int | None, dict[str, int] | None]:
     for holder in (env, getattr(env, "sim", None)):
         if holder is None:
             continue
-        names = getattr(holder, "_bodies_idx", None) or getattr(holder, "body_names", None)
+        names = getattr(holder, "_bodies_idx", None) or getattr(holder, "sim_bodies", None)
         for attribute in _CLIENT_ATTRIBUTES:
             value = getattr(holder, attribute, None)
             if isinstance(value, int) and not isinstance(value, bool):

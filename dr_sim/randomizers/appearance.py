@@ -54,8 +54,7 @@ class AppearanceRandomizer(Randomizer):
         if step is None and self.pool is not None and self.config.textures is not None:
             probability = self.config.textures.probability
             params["texture"] = {
-                name: int(rng.integers(len(self.pool))) if rng.random() < probability else NO_TEXTURE
-                for name in self._links
+                name: self.pool.draw(rng) if rng.random() < probability else NO_TEXTURE for name in self._links
             }
         return params
 

@@ -100,7 +100,7 @@ class DistractorRandomizer(Randomizer):
             if self.config.color is not None:
                 item["color"] = np.clip(self.config.color.distribution.sample_array(rng), 0, 1).tolist()
             if self.pool is not None and rng.random() < self.config.textured_probability:
-                item["texture"] = int(rng.integers(len(self.pool)))
+                item["texture"] = self.pool.draw(rng)
             items.append(item)
         params["items"] = items
         return params

@@ -63,7 +63,7 @@ def _resident_bytes() -> int:
 
 
 class TexturePool:
-    """Texture ids loaded on one client. Index 0 is plain white (a flat color under a tint)."""
+    """Texture ids loaded on one client. Index 0 is plain white, which ``draw`` never picks."""
 
     _shared: dict[tuple[int, str], TexturePool] = {}
 
@@ -100,6 +100,10 @@ class TexturePool:
     def _load(self, path: Path, image: np.ndarray) -> int:
         cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         return p.loadTexture(str(path), physicsClientId=self.client_id)
+
+    def draw(self, rng: np.random.Generator) -> int:
+        """A random pool index among the configured textures (never the plain white one)."""
+        return 1 + int(rng.integers(len(self.ids) - 1)) if len(self.ids) > 1 else 0
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -1,0 +1,154 @@
+"""The ``dr-sim`` command line, run as a subprocess (as a user would)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dr_sim.preview import flatten_params, make_contact_sheet
+
+SUBCOMMANDS = ("preview", "generate", "train", "evaluate", "gap", "adapt", "bench")
+
+
+def _command() -> list[str]:
+    """The installed ``dr-sim`` script beside this interpreter, else its entry point run by it."""
+    script = Path(sys.executable).with_name("dr-sim")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from dr_sim.cli import main; sys.exit(main())"]
+
+
+def dr_sim(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``dr-sim ARGS`` in a subprocess, as a user would."""
+    return subprocess.run(
+        [*_command(), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """stderr without PyBullet's build-time banner (printed by the native module on import)."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("pybullet build time")]
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dr-sim: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = dr_sim("--help")
+    assert result.returncode == 0, result.stderr
+    for command in SUBCOMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "gap", "adapt"])
+def test_later_subcommands_exit_2_with_one_line(command: str) -> None:
+    result = dr_sim(command, "--anything", "x")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1
+    assert "later release" in lines[0]
+
+
+def test_preview_writes_sheet_and_histograms(tmp_path: Path) -> None:
+    result = dr_sim("preview", "visual", "-n", "4", "--out", "tmp/sheet.png", "--image-size", "48", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    sheet = cv2.imread(str(tmp_path / "tmp" / "sheet.png"), cv2.IMREAD_COLOR)
+    histograms = cv2.imread(str(tmp_path / "tmp" / "sheet_params.png"), cv2.IMREAD_COLOR)
+    assert sheet is not None
+    assert histograms is not None
+    gap = 2  # 4 images of 48 px in a 2 x 2 grid with 2 px gaps
+    assert sheet.shape == (2 * 48 + 3 * gap, 2 * 48 + 3 * gap, 3)
+    assert sheet.std() > 0  # something was rendered
+    assert histograms.ndim == 3
+    assert histograms.shape[0] > 100
+    assert histograms.shape[1] > 100
+    assert "4 images" in result.stdout
+    assert "texture pool memory" in result.stdout
+    assert not list((tmp_path / "tmp").glob("*.tmp"))  # atomic writes left no temporary file
+
+
+def test_bad_preset_names_it_and_the_presets() -> None:
+    result = dr_sim("preview", "visul", "-n", "1", "--out", "never.png")
+    assert_one_line_error(result, "'visul'", "none", "physics", "visual", "full")
+
+
+def test_out_must_be_png(tmp_path: Path) -> None:
+    result = dr_sim("preview", "visual", "-n", "1", "--out", "x.jpg", cwd=tmp_path)
+    assert_one_line_error(result, "x.jpg", ".png")
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_bad_argument_is_one_line() -> None:
+    assert_one_line_error(dr_sim("preview", "visual", "-n", "zero"), "-n")
+    assert_one_line_error(dr_sim("frobnicate"), "frobnicate")
+
+
+def test_unknown_env_is_one_line(tmp_path: Path) -> None:
+    result = dr_sim("preview", "none", "-n", "1", "--out", "a.png", "--env", "NoSuchEnv-v0", cwd=tmp_path)
+    assert_one_line_error(result, "NoSuchEnv-v0")
+
+
+def test_bench_json_small_budget() -> None:
+    result = dr_sim("bench", "--resets", "300", "--steps", "400", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # stdout is exactly one JSON object
+    figures = report["figures"]
+    assert len(figures) == 3
+    for figure in figures:
+        assert isinstance(figure["value"], float)
+        assert isinstance(figure["goal"], float)
+        assert isinstance(figure["passed"], bool)
+        assert isinstance(figure["name"], str)
+    memory = figures[0]
+    assert memory["unit"] == "MB"
+    assert math.isfinite(memory["value"])
+    assert isinstance(report["passed"], bool)
+
+
+def test_make_contact_sheet_grid() -> None:
+    images = [np.full((5, 7, 3), i * 40, np.uint8) for i in range(5)]
+    sheet = make_contact_sheet(images, 3, gap=1)
+    assert sheet.shape == (2 * 6 + 1, 3 * 8 + 1, 3)
+    assert (sheet[1:6, 1:8] == 0).all()
+    assert (sheet[7:12, 1 + 8 : 8 + 8] == 160).all()  # fifth image: row 1, column 1
+    assert (sheet[7:12, 1 + 16 : 8 + 16] == 0).all()  # empty cell
+
+
+def test_flatten_params_keys() -> None:
+    params = {
+        "physics": {"mass": {"panda/link1": 1.5}, "inertia": {"panda/link1": [0.1, 0.2, 0.3]}},
+        "appearance.0": {"texture": {"table/link0": 3}},
+        "distractors": {"items": [{"xy": [0.1, 0.2], "colliding": False}]},
+        "step_seed": 12345,
+    }
+    flat = flatten_params(params)
+    assert flat == {
+        "physics.mass.panda/link1": 1.5,
+        "physics.inertia.panda/link1.0": 0.1,
+        "physics.inertia.panda/link1.1": 0.2,
+        "physics.inertia.panda/link1.2": 0.3,
+        "appearance.0.texture.table/link0": 3.0,
+        "distractors.items.0.xy.0": 0.1,
+        "distractors.items.0.xy.1": 0.2,
+    }
+    assert "appearance.0.texture.table/link0" not in flatten_params(params, indices=False)
