@@ -67,6 +67,21 @@ def resident_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+class _StepClock:
+    """Wraps an env's ``step`` to add up the seconds spent inside it."""
+
+    def __init__(self, env: Any) -> None:
+        self.seconds = 0.0
+        self._step = env.step
+        env.step = self
+
+    def __call__(self, action: Any) -> Any:
+        start = time.perf_counter()
+        result = self._step(action)
+        self.seconds += time.perf_counter() - start
+        return result
+
+
 def _wrap(env_id: str, randomization: str) -> tuple[Any, Any]:
     """(unwrapped gym env, ``DomainRandomization`` around a second instance)."""
     from dr_sim.wrapper import DomainRandomization
@@ -168,6 +183,8 @@ def bench_steps(env_id: str, steps: int, seed: int) -> Figure:
     blocks = max(math.ceil(steps / BLOCK_STEPS), 2)
     block = max(steps // blocks, 1)
     ratios, base_rates, wrapped_rates = [], [], []
+    inner = _StepClock(wrapped.env)  # time inside the wrapped env: what the wrapper itself adds is the rest
+    wrapped_total = 0.0
     try:
         baseline.reset(seed=seed)
         wrapped.reset(seed=seed)
@@ -181,6 +198,7 @@ def bench_steps(env_id: str, steps: int, seed: int) -> Figure:
             else:
                 wrapped_s, base_s = _timed_steps(wrapped, actions), _timed_steps(baseline, actions)
             ratios.append(base_s / wrapped_s)
+            wrapped_total += wrapped_s
             base_rates.append(block / base_s)
             wrapped_rates.append(block / wrapped_s)
     finally:
@@ -198,6 +216,9 @@ def bench_steps(env_id: str, steps: int, seed: int) -> Figure:
             "block_steps": block,
             "steps_per_s": statistics.median(wrapped_rates),
             "baseline_steps_per_s": statistics.median(base_rates),
+            # Inside the env / whole wrapped step: the wrapper's own per-step cost. The rest of the gap
+            # to the unwrapped env is PyBullet simulating the randomized dynamics (gains, masses).
+            "wrapper_own_ratio": inner.seconds / wrapped_total if wrapped_total else float("nan"),
         },
     )
 
@@ -244,6 +265,13 @@ def format_table(result: dict[str, Any]) -> str:
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in (header, *rows)
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
+    for figure in result["figures"]:
+        own = figure["details"].get("wrapper_own_ratio")
+        if own is not None:
+            lines.append(
+                f"of a wrapped step, {own:.3f} is spent inside the env: the wrapper's own per-step cost is "
+                f"{1 - own:.1%}; the rest of the gap is PyBullet simulating the randomized dynamics"
+            )
     lines.append(f"env {result['env']}, {result['seconds']:.0f} s")
     return "\n".join(line.rstrip() for line in lines)
 

@@ -71,6 +71,7 @@ class RandomizationEngine:
         self.randomizers: dict[str, Randomizer] = {key: r for key, r in named if r is not None}
         self.scene: Scene | None = None
         self._signature: tuple[Any, ...] = ()
+        self._step_keys: list[str] = []
 
     # -- binding ------------------------------------------------------------------------------
     def bind(self, scene: Scene) -> None:
@@ -79,6 +80,7 @@ class RandomizationEngine:
         for randomizer in self.randomizers.values():
             randomizer.bind(scene)
         self._signature = scene.signature()
+        self._step_keys = [key for key, r in self.randomizers.items() if r.has_step_terms]
 
     def ensure_bound(self, scene: Scene) -> None:
         """Bind on first use, and rebind when bodies were re-created since (ids changed)."""
@@ -99,7 +101,7 @@ class RandomizationEngine:
 
     def sample_step(self, rng: np.random.Generator, step: int) -> EpisodeParams:
         """Draw the parameters due at control step ``step``; empty when none are."""
-        drawn = {key: r.sample(rng, step) for key, r in self.randomizers.items() if r.has_step_terms}
+        drawn = {key: self.randomizers[key].sample(rng, step) for key in self._step_keys}
         return {key: params for key, params in drawn.items() if params}
 
     def apply(self, scene: Scene, params: EpisodeParams) -> None:
@@ -110,7 +112,8 @@ class RandomizationEngine:
 
     @property
     def has_step_terms(self) -> bool:
-        return any(r.has_step_terms for r in self.randomizers.values())
+        """Whether any bound term is re-drawn during an episode."""
+        return bool(self._step_keys)
 
     # -- per-step processing ------------------------------------------------------------------
     def action_channel(self, params: EpisodeParams) -> ActionChannel | None:

@@ -15,7 +15,7 @@ import numpy as np
 from dr_sim.wrapper import DomainRandomization
 
 
-def _first(params: dict, section: str, name: str, prefer: str = "panda") -> str:
+def _first(params: dict, section: str, name: str, prefer: str = "link3") -> str:
     """``target=value`` of the first sampled target of ``section.name``, preferring ``prefer`` targets."""
     values = params.get(section, {}).get(name, {})
     if not values:

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from dr_sim.config import ConfigSource
+from dr_sim.config import ConfigSource, load_config
 from dr_sim.config.schema import CameraSpec
 from dr_sim.engine import EpisodeParams, RandomizationEngine, merge_step
 from dr_sim.errors import ConfigError, SceneError
@@ -88,9 +88,14 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
                 f"could not find the PyBullet client of {env.unwrapped!r} (looked for "
                 f"{', '.join(_CLIENT_ATTRIBUTES)}); pass client_id="
             )
-        self.motors = MotorHook(bullet) if bullet is not None else None
+        config = load_config(randomization)
+        scales_motors = config.actuation is not None and (
+            config.actuation.gain_scale is not None or config.actuation.force_scale is not None
+        )
+        # The hook costs a Python call per motor command: install it only where a config scales motors.
+        self.motors = MotorHook(bullet) if bullet is not None and scales_motors else None
         self.engine = RandomizationEngine(
-            randomization,
+            config,
             observation_space=env.observation_space,
             action_space=env.action_space,
             control_dt=_control_dt(env.unwrapped),
