@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,15 +56,6 @@ class Figure:
         return self.value >= self.goal if self.higher else self.value <= self.goal
 
 
-def resident_bytes() -> int:
-    """Current resident set size in bytes (``/proc/self/statm``; peak RSS where there is no /proc)."""
-    statm = Path("/proc/self/statm")
-    if statm.exists():
-        return int(statm.read_text().split()[1]) * resource.getpagesize()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
 class _StepClock:
     """Wraps an env's ``step`` to add up the seconds spent inside it."""
 
@@ -93,6 +82,8 @@ def _wrap(env_id: str, randomization: str) -> tuple[Any, Any]:
 
 def _growth(reset: Callable[[], Any], resets: int) -> tuple[float, float]:
     """(RSS growth in MB over ``resets`` calls after ``WARMUP_RESETS`` calls, seconds per call)."""
+    from dr_sim.randomizers.textures import resident_bytes
+
     for _ in range(WARMUP_RESETS):
         reset()
     before = resident_bytes()

@@ -53,7 +53,7 @@ def procedural_texture(family: str, resolution: int, rng: np.random.Generator) -
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 
-def _resident_bytes() -> int:
+def resident_bytes() -> int:
     """Current resident set size in bytes (Linux ``/proc``; peak RSS elsewhere)."""
     statm = Path("/proc/self/statm")
     if statm.exists():
@@ -72,7 +72,7 @@ class TexturePool:
         self.config = config
         self.sources: list[str] = []
         rng = np.random.default_rng(config.pool_seed)
-        before = _resident_bytes()
+        before = resident_bytes()
         with tempfile.TemporaryDirectory(prefix="dr_sim_textures_") as folder:
             images = [("white", np.full((4, 4, 3), 255, np.uint8))]
             for i in range(config.pool_size):
@@ -81,7 +81,7 @@ class TexturePool:
             images += list(_folder_images(config.folders, config.resolution))
             self.ids = [self._load(Path(folder) / f"{i}.png", image) for i, (_, image) in enumerate(images)]
             self.sources = [source for source, _ in images]
-        self.memory_bytes = max(_resident_bytes() - before, 0)
+        self.memory_bytes = max(resident_bytes() - before, 0)
 
     @classmethod
     def shared(cls, client_id: int, config: TextureConfig) -> TexturePool:
