@@ -60,24 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     runners: dict[str, Callable[[argparse.Namespace], int]] = {}
 
-    sub = commands.add_parser(
-        "preview",
-        help="render randomized episodes into a contact sheet and parameter histograms",
-        description=(preview.__doc__ or "").split("\n\n")[0],
+    implemented = (
+        ("preview", preview, "render randomized episodes into a contact sheet and parameter histograms"),
+        ("bench", bench, "measure memory growth, reset cost and step overhead against baselines"),
     )
-    preview.add_arguments(sub)
-    runners["preview"] = preview.run
+    for name, module, purpose in implemented:
+        sub = commands.add_parser(name, help=purpose, description=(module.__doc__ or "").split("\n\n")[0])
+        module.add_arguments(sub)
+        runners[name] = module.run
     for name, purpose in LATER.items():
         sub = commands.add_parser(name, help=f"{purpose} (later release)", description=f"{purpose} (later release)")
         sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         runners[name] = _later(name)
-    sub = commands.add_parser(
-        "bench",
-        help="measure memory growth, reset cost and step overhead against baselines",
-        description=(bench.__doc__ or "").split("\n\n")[0],
-    )
-    bench.add_arguments(sub)
-    runners["bench"] = bench.run
     parser.set_defaults(runners=runners)
     return parser
 

@@ -155,10 +155,11 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
                 np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(_SEED_DOMAIN,)))
             )
         self.engine.ensure_bound(self.scene)
+        # Drawn even when replaying, so the episodes after a replay continue the seeded sequence.
+        episode_seed = int(self._seed_stream.integers(2**63))
         if replay is not None:
             params = copy.deepcopy(replay)
         else:
-            episode_seed = int(self._seed_stream.integers(2**63))
             episode_stream, step_stream = np.random.SeedSequence(episode_seed).spawn(2)
             params = self.engine.sample_episode(np.random.default_rng(episode_stream))
             params["step_seed"] = int(np.random.default_rng(step_stream).integers(2**63))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from dr_sim.config.schema import ActuationConfig
+from dr_sim.config.schema import ActuationConfig, selector_patterns
 from dr_sim.errors import ConfigError
 from dr_sim.randomizers.base import Params, Randomizer, Term
 from dr_sim.scene.motors import MotorHook
@@ -72,8 +72,6 @@ class ActuationRandomizer(Randomizer):
             if getattr(self.config, name) is not None
         ]
         if self.motors is not None and (self.config.gain_scale or self.config.force_scale) is not None:
-            from dr_sim.config.schema import selector_patterns
-
             joints = scene.select_joints(selector_patterns(self.config.select))
             self.motors.select({(j.body, j.index) for j in joints})
 

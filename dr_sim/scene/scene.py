@@ -49,7 +49,8 @@ class Scene:
         if not p.isConnected(client_id):
             raise SceneError(f"PyBullet client {client_id} is not connected")
         self.client_id = client_id
-        self._given_names = dict(body_names or {})
+        # Kept by reference: an env that re-creates bodies updates its own mapping, and rebind reads it.
+        self._given_names: Mapping[str, int] = body_names if body_names is not None else {}
         self.bodies: dict[str, int] = {}
         self.links: dict[str, LinkRef] = {}
         self.joints: dict[str, JointRef] = {}
@@ -64,7 +65,7 @@ class Scene:
     def rebind(self, body_names: Mapping[str, int] | None = None) -> None:
         """Re-read every body, link and joint, and forget the nominal snapshot."""
         if body_names is not None:
-            self._given_names = dict(body_names)
+            self._given_names = body_names
         cid = self.client_id
         ids = [p.getBodyUniqueId(i, physicsClientId=cid) for i in range(p.getNumBodies(physicsClientId=cid))]
         given = {body_id: name for name, body_id in self._given_names.items() if body_id in ids}
