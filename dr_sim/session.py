@@ -1,0 +1,207 @@
+"""One PyBullet scene randomized episode by episode: what the wrapper and dr_sim's tasks share.
+
+A ``RandomizationSession`` owns the engine, the scene handle, the camera and the seed streams.
+``reset(seed, replay)`` draws (or replays) an episode's parameters and writes them into PyBullet;
+``transmit(action)`` re-draws per-step parameters and passes the action through the actuation channel
+(latency, noise); ``observe(obs)`` corrupts the state and adds camera images as ``obs_type`` asks.
+
+Seeding: ``reset(seed=s)`` seeds the session's own generator (a stream separate from the env's, so
+randomization never shifts the env's own draws). Each episode draws one ``episode_seed``; from it two
+independent streams are spawned, one for the episode's parameters and one for per-step draws
+(action noise, observation noise, image noise, per-step scopes), so per-step draws never shift the
+next episode. The parameters carry their ``step_seed``, so that replaying them replays every draw.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from dr_sim.config import ConfigSource, load_config
+from dr_sim.config.schema import CameraSpec
+from dr_sim.engine import EpisodeParams, RandomizationEngine, merge_step
+from dr_sim.errors import ConfigError
+from dr_sim.randomizers.textures import TexturePool
+from dr_sim.scene.camera import Camera, CameraState, Frame
+from dr_sim.scene.motors import MotorHook
+from dr_sim.scene.scene import Scene
+
+OBS_TYPES = (None, "state", "rgb", "rgbd", "state+rgb", "state+rgbd")
+DEFAULT_CAMERA = CameraSpec(eye=[0.9, 0.6, 0.7], target=[0.0, 0.0, 0.0])
+_SEED_DOMAIN = 0xD15A  # spawn key that separates the randomization stream from the env's own
+
+
+class RandomizationSession:
+    """The randomization of one PyBullet client.
+
+    Args:
+        randomization: a preset name, a YAML path, a dict or a ``DRConfig``.
+        client_id: the PyBullet client.
+        bullet: the env's ``BulletClient`` (needed to scale motor gains and forces), or ``None``.
+        body_names: body name -> id; a live mapping is read again whenever bodies change.
+        observation_space, action_space: the env's own spaces.
+        control_dt: the env's control period in seconds (Peng's latency model needs it).
+        obs_type: ``None``/``"state"`` keeps the state; ``"rgb"`` replaces it with the camera image
+            (uint8 HxWx3); ``"rgbd"`` gives ``{"rgb", "depth"}`` (depth in metres, HxWx1);
+            ``"state+rgb"``/``"state+rgbd"`` add the images to the state (a Dict).
+        image_size: camera image width and height in pixels.
+        camera: the nominal camera; ``None`` takes the config's ``camera.nominal``, then ``default_camera``.
+        default_camera: the nominal camera when neither ``camera`` nor the config gives one.
+    """
+
+    def __init__(
+        self,
+        randomization: ConfigSource,
+        *,
+        client_id: int,
+        bullet: Any = None,
+        body_names: dict[str, int] | None = None,
+        observation_space: spaces.Space[Any],
+        action_space: spaces.Space[Any],
+        control_dt: float | None = None,
+        obs_type: str | None = None,
+        image_size: int = 84,
+        camera: CameraSpec | dict[str, Any] | None = None,
+        default_camera: CameraSpec = DEFAULT_CAMERA,
+    ) -> None:
+        if obs_type not in OBS_TYPES:
+            raise ConfigError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
+        if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
+            raise ConfigError(f"image_size must be a positive number of pixels, got {image_size!r}")
+        config = load_config(randomization)
+        scales_motors = config.actuation is not None and (
+            config.actuation.gain_scale is not None or config.actuation.force_scale is not None
+        )
+        self.client_id = client_id
+        # The hook costs a Python call per motor command: install it only where a config scales motors.
+        self.motors = MotorHook(bullet) if bullet is not None and scales_motors else None
+        self.engine = RandomizationEngine(
+            config,
+            observation_space=observation_space,
+            action_space=action_space,
+            control_dt=control_dt,
+            motors=self.motors,
+        )
+        self.obs_type = obs_type if obs_type != "state" else None
+        self.scene = Scene(client_id, body_names)
+        nominal = camera if camera is not None else (config.camera.nominal if config.camera else None)
+        self.camera = _make_camera(client_id, nominal or default_camera, image_size)
+        self.scene.cameras["main"] = self.camera
+        self.observation_space = self._observed_space(observation_space, image_size)
+        self._seed_stream: np.random.Generator | None = None
+        self._step_params: EpisodeParams = {}
+        self._step_rng = np.random.default_rng(0)
+        self._step_count = 0
+        self._channel: Any = None
+        self.last_frame: Frame | None = None
+
+    def _observed_space(self, state_space: spaces.Space[Any], size: int) -> spaces.Space[Any]:
+        if self.obs_type is None:
+            return state_space
+        rgb = spaces.Box(0, 255, (size, size, 3), np.uint8)
+        depth = spaces.Box(0.0, np.inf, (size, size, 1), np.float32)
+        images = {"rgb": rgb} if self.obs_type in ("rgb", "state+rgb") else {"rgb": rgb, "depth": depth}
+        if self.obs_type == "rgb":
+            return rgb
+        if self.obs_type == "rgbd":
+            return spaces.Dict(images)
+        state = dict(state_space.spaces) if isinstance(state_space, spaces.Dict) else {"state": state_space}
+        return spaces.Dict({**state, **images})
+
+    # -- episodes and steps -------------------------------------------------------------------
+    def reset(self, seed: int | None = None, replay: EpisodeParams | None = None) -> EpisodeParams:
+        """Start an episode: draw its parameters (or replay ``replay``) and write them into PyBullet.
+
+        Returns a copy of the parameters (JSON-serialisable, with their ``step_seed``).
+        """
+        if seed is not None or self._seed_stream is None:
+            entropy = seed if seed is not None else np.random.SeedSequence().entropy
+            self._seed_stream = np.random.Generator(
+                np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(_SEED_DOMAIN,)))
+            )
+        self.engine.ensure_bound(self.scene)
+        # Drawn even when replaying, so the episodes after a replay continue the seeded sequence.
+        episode_seed = int(self._seed_stream.integers(2**63))
+        if replay is not None:
+            params = copy.deepcopy(replay)
+            if not isinstance(params, dict) or "step_seed" not in params:
+                raise ConfigError(
+                    "options['randomization'] must be an info['randomization'] dict (it has no 'step_seed')"
+                )
+        else:
+            episode_stream, step_stream = np.random.SeedSequence(episode_seed).spawn(2)
+            params = self.engine.sample_episode(np.random.default_rng(episode_stream))
+            params["step_seed"] = int(np.random.default_rng(step_stream).integers(2**63))
+        self.camera.reset()
+        self.engine.apply(self.scene, params)
+        self._step_params = params
+        self._step_rng = np.random.default_rng(params["step_seed"])
+        self._step_count = 0
+        self._channel = self.engine.action_channel(params)
+        return copy.deepcopy(params)
+
+    def transmit(self, action: Any) -> Any:
+        """Before a control step: re-draw per-step parameters, then pass ``action`` through the
+        actuation channel (latency, noise). Returns the action the robot receives."""
+        self._step_count += 1
+        if self.engine.has_step_terms:
+            drawn = self.engine.sample_step(self._step_rng, self._step_count)
+            if drawn:
+                self.engine.apply(self.scene, drawn)
+                self._step_params = merge_step(self._step_params, drawn)
+        if self._channel is not None:
+            action = self._channel.transmit(action, self._step_rng)
+        return action
+
+    def observe(self, obs: Any) -> Any:
+        """The observation as the agent sees it: the state with sensing noise, plus camera images."""
+        obs = self.engine.corrupt_observation(obs, self._step_params, self._step_rng)
+        if self.obs_type is None:
+            return obs
+        with_depth = self.obs_type in ("rgbd", "state+rgbd")
+        frame = self.render_frame(depth=with_depth, segmentation=False)
+        images: dict[str, np.ndarray] = {"rgb": frame.rgb}
+        if with_depth and frame.depth is not None:
+            images["depth"] = frame.depth[..., None]
+        if self.obs_type == "rgb":
+            return frame.rgb
+        if self.obs_type == "rgbd":
+            return images
+        state = dict(obs) if isinstance(obs, dict) else {"state": obs}
+        return {**state, **images}
+
+    def render_frame(self, *, depth: bool = True, segmentation: bool = True) -> Frame:
+        """Render the randomized camera: RGB with image corruption, exact depth and segmentation."""
+        frame = self.camera.render(self.scene.light, depth=depth, segmentation=segmentation)
+        rgb = self.engine.corrupt_image(frame.rgb, self._step_params, self._step_rng)
+        self.last_frame = Frame(rgb, frame.depth, frame.body, frame.link)
+        return self.last_frame
+
+    @property
+    def params(self) -> EpisodeParams:
+        """This episode's parameters, with any per-step re-draws laid over them."""
+        return copy.deepcopy(self._step_params)
+
+    def close(self) -> None:
+        """Restore the client's motor functions and free the texture pools of this client."""
+        if self.motors is not None:
+            self.motors.remove()
+            self.motors = None
+        TexturePool.forget(self.client_id)  # a later connection may get the same client id
+
+
+def _make_camera(client_id: int, spec: CameraSpec | dict[str, Any], size: int) -> Camera:
+    if isinstance(spec, dict):
+        spec = CameraSpec.model_validate(spec)
+    state = CameraState(
+        np.array(spec.eye, float),
+        np.array(spec.target, float),
+        np.array(spec.up, float),
+        spec.fov,
+        spec.near,
+        spec.far,
+    )
+    return Camera(client_id, size, size, state)
