@@ -113,7 +113,7 @@ def test_bench_json_small_budget() -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # stdout is exactly one JSON object
     figures = report["figures"]
-    assert len(figures) == 3
+    assert len(figures) == 4
     for figure in figures:
         assert isinstance(figure["value"], float)
         assert isinstance(figure["goal"], float)
@@ -122,6 +122,15 @@ def test_bench_json_small_budget() -> None:
     memory = figures[0]
     assert memory["unit"] == "MB"
     assert math.isfinite(memory["value"])
+    literal, same_dynamics = figures[2:]
+    assert literal["name"] == "physics steps/s / unwrapped"
+    assert same_dynamics["name"] == "physics steps/s / unwrapped at the same dynamics"
+    for figure in (literal, same_dynamics):
+        assert figure["unit"] == "x"
+        assert figure["higher"] is True
+        assert math.isfinite(figure["value"])
+        assert figure["value"] > 0
+        assert figure["details"]["baseline_steps_per_s"] > 0
     assert isinstance(report["passed"], bool)
 
 
