@@ -7,6 +7,11 @@ import gymnasium as gym
 # id -> (entry point, max episode steps)
 _TASKS = {
     "dr_sim/PandaReach-v0": ("dr_sim.envs.reach:PandaReachEnv", 50),
+    "dr_sim/KukaReach-v0": ("dr_sim.envs.reach:KukaReachEnv", 50),
+    "dr_sim/PandaPush-v0": ("dr_sim.envs.push:PandaPushEnv", 100),
+    "dr_sim/PuckPush-v0": ("dr_sim.envs.puck_push:PuckPushEnv", 100),
+    "dr_sim/PandaPickAndPlace-v0": ("dr_sim.envs.pick_and_place:PandaPickAndPlaceEnv", 100),
+    "dr_sim/Localize-v0": ("dr_sim.envs.localize:LocalizeEnv", 1),
 }
 ENV_IDS = tuple(_TASKS)
 

@@ -50,6 +50,8 @@ class RandomizationSession:
         image_size: camera image width and height in pixels.
         camera: the nominal camera; ``None`` takes the config's ``camera.nominal``, then ``default_camera``.
         default_camera: the nominal camera when neither ``camera`` nor the config gives one.
+        kept_keys: Dict state entries that image observations keep (a goal-conditioned task keeps
+            ``achieved_goal`` and ``desired_goal``, so that HER can relabel image observations too).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class RandomizationSession:
         image_size: int = 84,
         camera: CameraSpec | dict[str, Any] | None = None,
         default_camera: CameraSpec = DEFAULT_CAMERA,
+        kept_keys: tuple[str, ...] = (),
     ) -> None:
         if obs_type not in OBS_TYPES:
             raise ConfigError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
@@ -86,6 +89,7 @@ class RandomizationSession:
             motors=self.motors,
         )
         self.obs_type = obs_type if obs_type != "state" else None
+        self.kept_keys = kept_keys
         self.scene = Scene(client_id, body_names)
         nominal = camera if camera is not None else (config.camera.nominal if config.camera else None)
         self.camera = _make_camera(client_id, nominal or default_camera, image_size)
@@ -104,11 +108,12 @@ class RandomizationSession:
         rgb = spaces.Box(0, 255, (size, size, 3), np.uint8)
         depth = spaces.Box(0.0, np.inf, (size, size, 1), np.float32)
         images = {"rgb": rgb} if self.obs_type in ("rgb", "state+rgb") else {"rgb": rgb, "depth": depth}
-        if self.obs_type == "rgb":
-            return rgb
-        if self.obs_type == "rgbd":
-            return spaces.Dict(images)
         state = dict(state_space.spaces) if isinstance(state_space, spaces.Dict) else {"state": state_space}
+        kept = {key: state[key] for key in self.kept_keys}
+        if self.obs_type == "rgb" and not kept:
+            return rgb
+        if self.obs_type in ("rgb", "rgbd"):
+            return spaces.Dict({**kept, **images})
         return spaces.Dict({**state, **images})
 
     # -- episodes and steps -------------------------------------------------------------------
@@ -166,11 +171,12 @@ class RandomizationSession:
         images: dict[str, np.ndarray] = {"rgb": frame.rgb}
         if with_depth and frame.depth is not None:
             images["depth"] = frame.depth[..., None]
-        if self.obs_type == "rgb":
-            return frame.rgb
-        if self.obs_type == "rgbd":
-            return images
         state = dict(obs) if isinstance(obs, dict) else {"state": obs}
+        kept = {key: state[key] for key in self.kept_keys}
+        if self.obs_type == "rgb" and not kept:
+            return frame.rgb
+        if self.obs_type in ("rgb", "rgbd"):
+            return {**kept, **images}
         return {**state, **images}
 
     def render_frame(self, *, depth: bool = True, segmentation: bool = True) -> Frame:

@@ -2,7 +2,7 @@
 # The main job on embedded defaults: sets up .venv (if needed), writes a preview contact sheet of
 # `full` randomization with parameter histograms, and runs a randomized rollout with a summary.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" dev
+source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh" train,dev
 cd "$ROOT"
 mkdir -p out
 dr-sim preview full -n 16 --env dr_sim/PandaReach-v0 --image-size 96 --out out/preview_full.png

@@ -1,9 +1,10 @@
 """Sensing: a per-episode bias and per-step Gaussian noise on observations.
 
 Targets are observation entries: ``"observation"`` for a Box observation space, else the keys of a
-Dict space (by default every float Box entry except ``desired_goal``, which is the task's command
-rather than a sensor reading). Bias and noise std are drawn per episode in the units of each entry;
-noise is drawn again every step.
+Dict space (by default every float Box entry except the goals: ``desired_goal`` is the task's command
+rather than a sensor reading, and ``achieved_goal`` is what the reward is computed from, so that HER's
+relabelled rewards agree with the env's; name them in ``keys`` to corrupt them too).
+Bias and noise std are drawn per episode in the units of each entry; noise is drawn again every step.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def float_entries(space: spaces.Space[Any]) -> dict[str, spaces.Box]:
     return {}
 
 
+GOAL_KEYS = ("achieved_goal", "desired_goal")
+
+
 class SensingRandomizer(Randomizer):
     """Observation bias and noise; ``corrupt`` applies them to one observation."""
 
@@ -42,7 +46,7 @@ class SensingRandomizer(Randomizer):
         self.config = config
         entries = float_entries(observation_space)
         if config.keys is None:
-            self.entries = {k: s for k, s in entries.items() if k != "desired_goal"}
+            self.entries = {k: s for k, s in entries.items() if k not in GOAL_KEYS}
         else:
             unknown = [k for k in config.keys if k not in entries]
             if unknown:

@@ -1,0 +1,246 @@
+"""The base of dr_sim's tabletop tasks: one PyBullet client, a table, a camera, and randomization.
+
+A task subclasses ``TabletopEnv`` and fills in four parts, in the spirit of panda-gym's split between
+simulator, robot and task: ``build`` (bodies, once), ``reset_task`` (poses and goal, each episode),
+``act`` (an action to motor commands) and ``state``/``evaluate`` (the observation and the outcome).
+Everything else is shared:
+
+- randomization goes through a ``RandomizationSession``, the same engine and code path as the
+  ``DomainRandomization`` wrapper: ``info["randomization"]`` after every reset, replay through
+  ``reset(options={"randomization": params})``, seeds separate from the task's own draws;
+- ``obs_type`` adds camera images (``rgb``, ``rgbd``, ``state+rgb``, ``state+rgbd``);
+- goal-conditioned tasks observe ``{"observation", "achieved_goal", "desired_goal"}`` and offer
+  ``compute_reward`` for hindsight relabelling (HER); their image observations (``rgb``, ``rgbd``)
+  keep the two goal entries beside the images;
+- ``render_mode="rgb_array"`` renders the scene camera as the agent sees it, randomized;
+- pickling rebuilds the env from its constructor arguments (``EzPickle``).
+
+Units: metres, seconds, radians. The table top is the plane z = 0; the workspace is centred at the origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import pybullet as p
+import pybullet_data
+from gymnasium import spaces
+from pybullet_utils.bullet_client import BulletClient
+
+from dr_sim.config import ConfigSource
+from dr_sim.config.schema import CameraSpec
+from dr_sim.errors import ConfigError
+from dr_sim.session import RandomizationSession
+
+REWARD_TYPES = ("dense", "sparse")
+TABLE_HEIGHT = 0.625  # m, the table URDF's top above its base
+SCENE_CAMERA = CameraSpec(eye=[0.75, 0.55, 0.6], target=[-0.05, 0.0, 0.05], fov=50.0, near=0.05, far=3.0)
+
+
+def check_reward_type(reward_type: str) -> str:
+    """``reward_type`` if it is known, else one clear error."""
+    if reward_type not in REWARD_TYPES:
+        raise ConfigError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
+    return reward_type
+
+
+class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
+    """A tabletop task on its own PyBullet client (``p.DIRECT``).
+
+    Args:
+        randomization: ``None`` (the nominal scene) or anything ``dr_sim.load_config`` accepts.
+        obs_type: ``state`` (default), ``rgb``, ``rgbd``, ``state+rgb`` or ``state+rgbd``.
+        image_size: camera image width and height in pixels.
+        reward_type: ``dense`` (minus a distance) or ``sparse`` (0 on success, else -1).
+        render_mode: ``None`` or ``"rgb_array"``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 24}
+    timestep: ClassVar[float] = 1.0 / 240.0  # s per physics step
+    substeps: ClassVar[int] = 10  # physics steps per control step
+    camera_spec: ClassVar[CameraSpec] = SCENE_CAMERA
+    success_distance: ClassVar[float] = 0.05  # m
+    kept_keys: ClassVar[tuple[str, ...]] = ()  # state entries that image observations keep
+
+    def __init__(
+        self,
+        *,
+        randomization: ConfigSource | None = None,
+        obs_type: str = "state",
+        image_size: int = 84,
+        reward_type: str = "dense",
+        render_mode: str | None = None,
+        **task_kwargs: Any,
+    ) -> None:
+        gym.utils.EzPickle.__init__(
+            self,
+            randomization=randomization,
+            obs_type=obs_type,
+            image_size=image_size,
+            reward_type=reward_type,
+            render_mode=render_mode,
+            **task_kwargs,
+        )
+        self.reward_type = check_reward_type(reward_type)
+        if render_mode not in (None, "rgb_array"):
+            raise ConfigError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if obs_type is None:
+            raise ConfigError("obs_type must be one of 'state', 'rgb', 'rgbd', 'state+rgb', 'state+rgbd'; got None")
+        self.render_mode = render_mode
+        self.dt = self.timestep * self.substeps  # s per control step
+        self.physics_client = BulletClient(connection_mode=p.DIRECT)
+        client = self.physics_client
+        client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        client.setTimeStep(self.timestep)
+        client.setGravity(0, 0, -9.81)
+        self.sim_bodies: dict[str, int] = {
+            "plane": client.loadURDF("plane.urdf", [0, 0, -TABLE_HEIGHT]),
+            "table": client.loadURDF("table/table.urdf", [0.1, 0, -TABLE_HEIGHT], useFixedBase=True),
+        }
+        try:
+            self.build(client)
+            self.action_space = self.make_action_space()
+            self.session = RandomizationSession(
+                "none" if randomization is None else randomization,
+                client_id=client._client,
+                bullet=client,
+                body_names=self.sim_bodies,
+                observation_space=self.state_space(),
+                action_space=self.action_space,
+                control_dt=self.dt,
+                obs_type=obs_type,
+                image_size=image_size,
+                default_camera=self.camera_spec,
+                kept_keys=self.kept_keys,
+            )
+        except Exception:
+            client.disconnect()
+            raise
+        self.observation_space = self.session.observation_space
+        self.goal = np.zeros(3)
+
+    # -- what a task fills in -------------------------------------------------------------------
+    def build(self, client: BulletClient) -> None:
+        """Load the task's bodies into ``self.sim_bodies`` (once)."""
+        raise NotImplementedError
+
+    def make_action_space(self) -> spaces.Box:
+        """The action space (normalised to [-1, 1])."""
+        raise NotImplementedError
+
+    def state_space(self) -> spaces.Space[Any]:
+        """The space of ``state()``."""
+        raise NotImplementedError
+
+    def reset_task(self, options: dict[str, Any]) -> None:
+        """Place the robot, objects and goal for a new episode, drawing from ``self.np_random``."""
+        raise NotImplementedError
+
+    def act(self, action: np.ndarray) -> None:
+        """Send the motor commands of one control step."""
+        raise NotImplementedError
+
+    def before_substep(self) -> None:
+        """Called before every physics step (torque control recomputes its commands here)."""
+
+    def state(self) -> Any:
+        """The true state observation (before sensing noise)."""
+        raise NotImplementedError
+
+    def evaluate(self) -> tuple[float, bool, bool]:
+        """(reward, success, terminated) of the current state."""
+        raise NotImplementedError
+
+    def task_info(self) -> dict[str, Any]:
+        """Extra ``info`` entries (labels, for example) after a reset or a step."""
+        return {}
+
+    # -- Gymnasium API --------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        replay = options.pop("randomization", None)
+        self.reset_task(options)
+        params = self.session.reset(seed, replay)
+        observation = self.session.observe(self.state())
+        _, success, _ = self.evaluate()
+        return observation, {"is_success": bool(success), "randomization": params, **self.task_info()}
+
+    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        action = self.session.transmit(np.asarray(action, dtype=np.float64))
+        self.act(action)
+        for _ in range(self.substeps):
+            self.before_substep()
+            self.physics_client.stepSimulation()
+        reward, success, terminated = self.evaluate()
+        observation = self.session.observe(self.state())
+        return observation, float(reward), bool(terminated), False, {"is_success": bool(success), **self.task_info()}
+
+    def render(self) -> np.ndarray | None:
+        """The scene camera's randomized RGB image (uint8, image_size square) in ``rgb_array`` mode."""
+        if self.render_mode != "rgb_array":
+            return None
+        return self.session.render_frame(depth=False, segmentation=False).rgb
+
+    def close(self) -> None:
+        if self.physics_client._client >= 0:
+            self.session.close()
+            self.physics_client.disconnect()
+
+
+class GoalEnv(TabletopEnv):
+    """A goal-conditioned task: Dict observations for HER and a vectorised ``compute_reward``.
+
+    A subclass gives ``observation_size``, ``observation()`` (the robot and object state) and
+    ``achieved_goal()``; the goal (``self.goal``, m) is drawn in ``reset_task``.
+    """
+
+    observation_size: ClassVar[int]
+    kept_keys = ("achieved_goal", "desired_goal")  # HER relabels image observations too
+    goal_bound: ClassVar[float] = 2.0  # m, the bound of goal spaces
+    terminate_on_success: ClassVar[bool] = True
+
+    def state_space(self) -> spaces.Dict:
+        goal = spaces.Box(-self.goal_bound, self.goal_bound, (3,), np.float32)
+        return spaces.Dict(
+            {
+                "observation": spaces.Box(-10.0, 10.0, (self.observation_size,), np.float32),
+                "achieved_goal": goal,
+                "desired_goal": goal,
+            }
+        )
+
+    def observation(self) -> np.ndarray:
+        """The robot and object state (float32, ``observation_size``)."""
+        raise NotImplementedError
+
+    def achieved_goal(self) -> np.ndarray:
+        """What the goal is compared with (m, world)."""
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {
+            "observation": np.clip(self.observation(), -10.0, 10.0).astype(np.float32),
+            "achieved_goal": np.clip(self.achieved_goal(), -self.goal_bound, self.goal_bound).astype(np.float32),
+            "desired_goal": self.goal.astype(np.float32),
+        }
+
+    def evaluate(self) -> tuple[float, bool, bool]:
+        # From the float32 goals the agent observes, so that HER's relabelled rewards agree exactly.
+        achieved, desired = self.achieved_goal().astype(np.float32), self.goal.astype(np.float32)
+        success = bool(self.goal_distance(achieved, desired) < self.success_distance)
+        return float(self.compute_reward(achieved, desired, {})), success, success and self.terminate_on_success
+
+    @staticmethod
+    def goal_distance(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
+        """Euclidean distance (m) over the last axis."""
+        return np.linalg.norm(np.asarray(achieved_goal) - np.asarray(desired_goal), axis=-1)
+
+    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any) -> np.ndarray:
+        """Vectorised reward for hindsight relabelling (HER); float32 of the batch shape."""
+        distance = self.goal_distance(achieved_goal, desired_goal)
+        if self.reward_type == "dense":
+            return (-distance).astype(np.float32)
+        return -(distance >= self.success_distance).astype(np.float32)
