@@ -253,22 +253,27 @@ def _step_figure(name: str, baseline: str, rates: _StepRates, **details: Any) ->
     )
 
 
-def bench_steps(env_id: str, steps: int, seed: int) -> Figure:
-    """Figure c: wrapped (``physics``) over unwrapped steps/s, median over alternating blocks."""
-    baseline, wrapped = _wrap(env_id, "physics")
-    inner = _StepClock(wrapped.env)  # time inside the wrapped env: what the wrapper itself adds is the rest
+def _side_by_side(baseline: Any, other: Any, steps: int, seed: int) -> _StepRates:
+    """Step rates of ``other`` against ``baseline`` on the same seeded actions, alternating blocks."""
 
     def time_block(actions: np.ndarray, baseline_first: bool) -> tuple[float, float]:
         if baseline_first:
             base_s = _timed_steps(baseline, actions)
-            return base_s, _timed_steps(wrapped, actions)
-        wrapped_s = _timed_steps(wrapped, actions)
-        return _timed_steps(baseline, actions), wrapped_s
+            return base_s, _timed_steps(other, actions)
+        other_s = _timed_steps(other, actions)
+        return _timed_steps(baseline, actions), other_s
 
+    baseline.reset(seed=seed)
+    other.reset(seed=seed)
+    return _alternating_blocks(baseline.action_space, steps, seed, time_block)
+
+
+def bench_steps(env_id: str, steps: int, seed: int) -> Figure:
+    """Figure c: wrapped (``physics``) over unwrapped steps/s, median over alternating blocks."""
+    baseline, wrapped = _wrap(env_id, "physics")
+    inner = _StepClock(wrapped.env)  # time inside the wrapped env: what the wrapper itself adds is the rest
     try:
-        baseline.reset(seed=seed)
-        wrapped.reset(seed=seed)
-        rates = _alternating_blocks(baseline.action_space, steps, seed, time_block)
+        rates = _side_by_side(baseline, wrapped, steps, seed)
     finally:
         baseline.close()
         wrapped.close()
@@ -280,6 +285,25 @@ def bench_steps(env_id: str, steps: int, seed: int) -> Figure:
         # the unwrapped env is PyBullet simulating the randomized dynamics (gains, masses): figure d.
         wrapper_own_ratio=inner.seconds / rates.wrapped_seconds if rates.wrapped_seconds else float("nan"),
     )
+
+
+def bench_task_overhead(env_id: str, steps: int, seed: int) -> dict[str, Any]:
+    """The per-step cost of ``full`` randomization in one of dr_sim's tasks (state observations):
+    ms per step with ``randomization=None`` and with ``full``, side by side on the same actions."""
+    import gymnasium as gym
+
+    nominal, randomized = gym.make(env_id), gym.make(env_id, randomization="full")
+    try:
+        rates = _side_by_side(nominal, randomized, steps, seed)
+    finally:
+        nominal.close()
+        randomized.close()
+    return {
+        "env": env_id,
+        "nominal_ms": 1e3 / rates.baseline_steps_per_s,
+        "full_ms": 1e3 / rates.steps_per_s,
+        "overhead": 1.0 / rates.ratio - 1.0,
+    }
 
 
 class _Lockstep:
@@ -333,12 +357,20 @@ def bench_steps_same_dynamics(env_id: str, steps: int, seed: int) -> Figure:
 
 
 def run_benchmarks(
-    *, resets: int = 10_000, steps: int = 4_000, repeats: int = 100, seed: int = 0, env_id: str | None = None
+    *,
+    resets: int = 10_000,
+    steps: int = 4_000,
+    repeats: int = 100,
+    seed: int = 0,
+    env_id: str | None = None,
+    task_steps: int = 1_000,
 ) -> dict[str, Any]:
-    """Run the four benchmarks; returns ``{"env", "figures": [...], "passed", "seconds"}``."""
+    """Run the four benchmarks and the per-task overhead (``task_steps`` steps per task; 0 skips it).
+
+    Returns ``{"env", "figures": [...], "tasks": [...], "passed", "seconds"}``."""
     start = time.perf_counter()
     with quiet_native_stdout():
-        import dr_sim  # noqa: F401  (imports PyBullet, which prints its build time)
+        import dr_sim  # imports PyBullet, which prints its build time
     env_id = env_id or default_env_id()
     figures = [
         bench_memory(env_id, resets, seed),
@@ -346,9 +378,11 @@ def run_benchmarks(
         bench_steps(env_id, steps, seed),
         bench_steps_same_dynamics(env_id, steps, seed),
     ]
+    tasks = [bench_task_overhead(task, task_steps, seed) for task in dr_sim.ENV_IDS] if task_steps else []
     return {
         "env": env_id,
         "figures": [{**asdict(figure), "passed": figure.passed} for figure in figures],
+        "tasks": tasks,
         "passed": all(figure.passed for figure in figures),
         "seconds": time.perf_counter() - start,
     }
@@ -387,13 +421,20 @@ def format_table(result: dict[str, Any]) -> str:
             f"overhead remains: {same['value']:.3g}x{own_note}.",
             width=max(len(lines[1]), 80),
         )
+    if result.get("tasks"):
+        lines += ["", "per-step cost of `full` randomization in each task (state observations):"]
+        lines += [
+            f"  {task['env']:<28} nominal {task['nominal_ms']:.3f} ms  full {task['full_ms']:.3f} ms  "
+            f"overhead {task['overhead']:+.1%}"
+            for task in result["tasks"]
+        ]
     lines.append(f"env {result['env']}, {result['seconds']:.0f} s")
     return "\n".join(line.rstrip() for line in lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommand's arguments."""
-    from dr_sim.cli import positive_int
+    from dr_sim.cli import non_negative_int, positive_int
 
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--resets", type=positive_int, default=10_000, help="resets for memory growth (default 10000)")
@@ -402,12 +443,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--repeats", type=positive_int, default=100, help="reset/render pairs timed (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of envs and actions (default 0)")
+    parser.add_argument(
+        "--task-steps",
+        type=non_negative_int,
+        default=1_000,
+        help="steps per dr_sim task for the per-task overhead (0: skip)",
+    )
     parser.add_argument("--env", default=None, help="Gymnasium id or module:id (default PandaPush-v3)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dr-sim bench``: print the table (or JSON); exit code 0 whether or not goals are met."""
-    result = run_benchmarks(resets=args.resets, steps=args.steps, repeats=args.repeats, seed=args.seed, env_id=args.env)
+    result = run_benchmarks(
+        resets=args.resets,
+        steps=args.steps,
+        repeats=args.repeats,
+        seed=args.seed,
+        env_id=args.env,
+        task_steps=args.task_steps,
+    )
     print(json.dumps(result) if args.json else format_table(result))
     return 0
 

@@ -228,10 +228,12 @@ class GoalEnv(TabletopEnv):
         }
 
     def evaluate(self) -> tuple[float, bool, bool]:
-        # From the float32 goals the agent observes, so that HER's relabelled rewards agree exactly.
+        # From the float32 goals the agent observes and the step's info, so that HER's relabelled
+        # rewards agree exactly with the step's.
         achieved, desired = self.achieved_goal().astype(np.float32), self.goal.astype(np.float32)
         success = bool(self.goal_distance(achieved, desired) < self.success_distance)
-        return float(self.compute_reward(achieved, desired, {})), success, success and self.terminate_on_success
+        reward = float(self.compute_reward(achieved, desired, self.task_info()))
+        return reward, success, success and self.terminate_on_success
 
     @staticmethod
     def goal_distance(achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:

@@ -182,6 +182,13 @@ class Arm:
         states = self.client.getJointStates(self.body, self._joints)
         return np.array([s[0] for s in states]), np.array([s[1] for s in states])
 
+    def mass_matrix(self) -> np.ndarray:
+        """The arm joints' joint-space inertia matrix (kg m^2) at the current configuration."""
+        positions = [state[0] for state in self.client.getJointStates(self.body, self._movable)]
+        matrix = np.asarray(self.client.calculateMassMatrix(self.body, positions))
+        arm = [self._movable.index(joint) for joint in self._joints]
+        return matrix[np.ix_(arm, arm)]
+
     def gripper_width(self) -> float:
         """Distance between the fingers (m); 0 for an arm without a gripper."""
         if not self.has_gripper:

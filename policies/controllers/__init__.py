@@ -22,7 +22,9 @@ CONTROLLERS = {
 def make_controller(env_id: str, env: Any) -> Controller:
     """The scripted controller of ``env_id``, made for ``env``."""
     if env_id not in CONTROLLERS:
-        raise ConfigError(f"no scripted controller for {env_id!r}{did_you_mean(env_id, CONTROLLERS)}")
+        raise ConfigError(
+            f"no scripted controller for {env_id!r}.{did_you_mean(env_id, CONTROLLERS)} Known: {', '.join(CONTROLLERS)}"
+        )
     module, name = CONTROLLERS[env_id].split(":")
     controller: Controller = getattr(importlib.import_module(module), name)(env)
     return controller

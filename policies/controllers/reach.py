@@ -1,7 +1,9 @@
 """Reach: drive the end effector straight at the goal.
 
 ``ee`` control steps toward the goal; the joint modes solve the goal's joint angles once per episode
-by inverse kinematics and close the joint error with a P (velocity) or PD (torque) law.
+by inverse kinematics and close the joint error with a P law on velocities, or with computed-torque
+PD on torques (``M(q) (kp e - kd qdot)``, critically damped at ``TORQUE_BANDWIDTH``, slow enough for
+the control period).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dr_sim.envs.robots import EE_STEP
 from dr_sim.policies.controllers.base import toward
 
 VELOCITY_GAIN = 3.0  # 1/s: joint velocity per radian of error
-TORQUE_GAINS = (0.5, 0.08)  # per rad and per rad/s, as fractions of each joint's maximum torque
+TORQUE_BANDWIDTH = 8.0  # rad/s, natural frequency of the computed-torque loop
 
 
 class ReachController:
@@ -38,5 +40,6 @@ class ReachController:
         error = self._target_angles - angles
         if arm.control == "joint_velocity":
             return np.clip(VELOCITY_GAIN * error / np.asarray(arm.spec.max_velocity), -1.0, 1.0)
-        kp, kd = TORQUE_GAINS
-        return np.clip(kp * error - kd * velocities, -1.0, 1.0)
+        acceleration = TORQUE_BANDWIDTH**2 * error - 2.0 * TORQUE_BANDWIDTH * velocities
+        torque = arm.mass_matrix() @ acceleration
+        return np.clip(torque / np.asarray(arm.spec.max_force), -1.0, 1.0)

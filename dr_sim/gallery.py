@@ -1,0 +1,79 @@
+"""A picture of every registered task: its camera view in the nominal scene and under ``full`` randomization.
+
+``python -m dr_sim.gallery [--out docs/tasks] [--size 128] [--randomized 3]`` writes one PNG per task
+(the nominal view, then ``--randomized`` seeds of ``full``) and prints a markdown table of the tasks
+with their observation and action spaces, for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dr_sim.preview import encode_png, make_contact_sheet, quiet_native_stdout, write_atomically
+
+
+def camera_views(env_id: str, size: int, randomized: int) -> list[np.ndarray]:
+    """The task's camera image at reset: nominal (seed 0), then ``full`` with seeds 0, 1, ..."""
+    views = []
+    for randomization, seed in [(None, 0), *(("full", s) for s in range(randomized))]:
+        env = gym.make(env_id, randomization=randomization, image_size=size, render_mode="rgb_array")
+        try:
+            env.reset(seed=seed)
+            views.append(env.render())
+        finally:
+            env.close()
+    return views
+
+
+def describe_space(space: gym.Space[Any]) -> str:
+    """A short markdown description of a space: shapes, and bounds for a Box."""
+    if isinstance(space, gym.spaces.Dict):
+        return ", ".join(f"`{key}` {describe_space(sub)}" for key, sub in space.spaces.items())
+    if isinstance(space, gym.spaces.Box):
+        low, high = np.min(space.low), np.max(space.high)
+        return f"Box{tuple(space.shape)} [{low:g}, {high:g}]"
+    return str(space)
+
+
+def gallery(out: Path, size: int, randomized: int) -> str:
+    """Write ``out/<Name>.png`` for every task; return the markdown table."""
+    import dr_sim
+
+    lines = ["| Task | Camera view: nominal, then `full` | Observation (`state`) | Action |", "|---|---|---|---|"]
+    for env_id in dr_sim.ENV_IDS:
+        name = env_id.split("/")[1].split("-")[0]
+        path = out / f"{name}.png"
+        write_atomically(path, encode_png(make_contact_sheet(camera_views(env_id, size, randomized), randomized + 1)))
+        env = gym.make(env_id)
+        try:
+            spaces = describe_space(env.observation_space), describe_space(env.action_space)
+        finally:
+            env.close()
+        lines.append(f"| `{env_id}` | ![{name}]({path.as_posix()}) | {spaces[0]} | {spaces[1]} |")
+        print(f"{env_id}: {path}", file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/tasks"), help="folder for the PNGs (default docs/tasks)")
+    parser.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
+    parser.add_argument("--randomized", type=int, default=3, help="randomized views per task (default 3)")
+    args = parser.parse_args(argv)
+    if args.size <= 0 or args.randomized < 0:
+        parser.error(f"--size must be positive and --randomized non-negative, got {args.size} and {args.randomized}")
+    with quiet_native_stdout():
+        import dr_sim  # noqa: F401  (registers the tasks; PyBullet prints its build time on import)
+    print(gallery(args.out, args.size, args.randomized))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

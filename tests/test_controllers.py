@@ -1,0 +1,45 @@
+"""Every task's scripted controller solves it in the nominal scene: the task is solvable and its success
+signal is right. (Success under ``physics`` is reported by ``python -m dr_sim.policies.controllers.evaluate``.)"""
+
+from __future__ import annotations
+
+import pytest
+
+import dr_sim
+from dr_sim.errors import ConfigError
+from dr_sim.policies.controllers import CONTROLLERS, make_controller
+from dr_sim.policies.controllers.evaluate import Success, main, success_rate
+
+EPISODES = 100
+GOAL = 0.9
+
+
+def test_every_registered_task_has_a_controller() -> None:
+    assert set(CONTROLLERS) == set(dr_sim.ENV_IDS)
+
+
+@pytest.mark.parametrize("env_id", dr_sim.ENV_IDS)
+def test_scripted_controller_succeeds_in_the_nominal_scene(env_id: str) -> None:
+    result = success_rate(env_id, EPISODES, seed=1000)
+    assert result.rate >= GOAL, f"{env_id}: {result}"
+
+
+@pytest.mark.parametrize("control", ["joint_velocity", "joint_torque"])
+def test_reach_controller_succeeds_in_the_joint_modes(control: str) -> None:
+    result = success_rate("dr_sim/PandaReach-v0", 30, seed=2000, control=control)
+    assert result.rate >= GOAL, f"{control}: {result}"
+
+
+def test_success_interval_brackets_the_rate() -> None:
+    low, high = Success(45, 50).interval
+    assert low < 0.9 < high
+    assert Success(50, 50).interval[1] == 1.0
+    assert str(Success(9, 10)).startswith("90% [")
+
+
+def test_unknown_task_and_bad_arguments_end_in_one_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ConfigError, match=r"no scripted controller for 'dr_sim/PandaRech-v0'\. Did you mean"):
+        make_controller("dr_sim/PandaRech-v0", None)
+    with pytest.raises(SystemExit):
+        main(["-n", "0"])
+    assert "--episodes must be a positive number" in capsys.readouterr().err
