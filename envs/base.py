@@ -12,7 +12,10 @@ Everything else is shared:
 - goal-conditioned tasks observe ``{"observation", "achieved_goal", "desired_goal"}`` and offer
   ``compute_reward`` for hindsight relabelling (HER); their image observations (``rgb``, ``rgbd``)
   keep the two goal entries beside the images;
-- ``render_mode="rgb_array"`` renders the scene camera as the agent sees it, randomized;
+- ``render_mode="rgb_array"`` renders the observation camera as the agent sees it, randomized;
+- ``camera="wrist"`` (tasks with an arm) observes through a camera fixed to the hand instead of the
+  scene camera; its pose follows the hand (camera randomization moves the scene camera only), while
+  lighting, colors, textures, distractors and image noise apply to both;
 - pickling rebuilds the env from its constructor arguments (``EzPickle``).
 
 Units: metres, seconds, radians. The table top is the plane z = 0; the workspace is centred at the origin.
@@ -31,11 +34,15 @@ from pybullet_utils.bullet_client import BulletClient
 
 from dr_sim.config import ConfigSource
 from dr_sim.config.schema import CameraSpec
+from dr_sim.envs.robots import Arm
 from dr_sim.errors import ConfigError
+from dr_sim.scene.camera import Camera, CameraState
 from dr_sim.session import RandomizationSession
 
 REWARD_TYPES = ("dense", "sparse")
 TABLE_HEIGHT = 0.625  # m, the table URDF's top above its base
+CAMERAS = ("scene", "wrist")
+WRIST_FOV = 70.0  # deg, vertical
 SCENE_CAMERA = CameraSpec(eye=[0.75, 0.55, 0.6], target=[-0.05, 0.0, 0.05], fov=50.0, near=0.05, far=3.0)
 
 
@@ -55,6 +62,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         image_size: camera image width and height in pixels.
         reward_type: ``dense`` (minus a distance) or ``sparse`` (0 on success, else -1).
         render_mode: ``None`` or ``"rgb_array"``.
+        camera: ``scene`` (default) or ``wrist`` (tasks with an arm): which camera images come from.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 24}
@@ -63,6 +71,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
     camera_spec: ClassVar[CameraSpec] = SCENE_CAMERA
     success_distance: ClassVar[float] = 0.05  # m
     kept_keys: ClassVar[tuple[str, ...]] = ()  # state entries that image observations keep
+    arm: Arm | None = None  # set in ``build`` by tasks with an arm
 
     def __init__(
         self,
@@ -72,6 +81,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         image_size: int = 84,
         reward_type: str = "dense",
         render_mode: str | None = None,
+        camera: str = "scene",
         **task_kwargs: Any,
     ) -> None:
         gym.utils.EzPickle.__init__(
@@ -81,6 +91,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             image_size=image_size,
             reward_type=reward_type,
             render_mode=render_mode,
+            camera=camera,
             **task_kwargs,
         )
         self.reward_type = check_reward_type(reward_type)
@@ -119,7 +130,34 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             client.disconnect()
             raise
         self.observation_space = self.session.observation_space
+        self.wrist = self._wrist_camera(camera, image_size)
         self.goal = np.zeros(3)
+
+    def _wrist_camera(self, camera: str, size: int) -> Camera | None:
+        """The hand camera when asked for (it replaces the scene camera for images), else ``None``."""
+        if camera not in CAMERAS:
+            self.close()
+            raise ConfigError(f"camera must be one of {CAMERAS}, got {camera!r}")
+        if camera == "scene":
+            return None
+        if self.arm is None:
+            self.close()
+            raise ConfigError(f"camera='wrist' needs a task with an arm; {type(self).__name__} has none: use 'scene'")
+        eye, target, up = self.arm.wrist_view()
+        wrist = Camera(self.session.client_id, size, size, CameraState(eye, target, up, WRIST_FOV, 0.01, 3.0))
+        self.session.camera = wrist
+        self.session.scene.cameras["wrist"] = wrist
+        return wrist
+
+    def _observe(self, state: Any) -> Any:
+        """The agent's observation of ``state`` (the wrist camera first follows the hand)."""
+        self._follow_hand()
+        return self.session.observe(state)
+
+    def _follow_hand(self) -> None:
+        if self.wrist is not None and self.arm is not None:
+            eye, target, up = self.arm.wrist_view()
+            self.wrist.state.eye, self.wrist.state.target, self.wrist.state.up = eye, target, up
 
     # -- what a task fills in -------------------------------------------------------------------
     def build(self, client: BulletClient) -> None:
@@ -164,7 +202,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         replay = options.pop("randomization", None)
         self.reset_task(options)
         params = self.session.reset(seed, replay)
-        observation = self.session.observe(self.state())
+        observation = self._observe(self.state())
         _, success, _ = self.evaluate()
         return observation, {"is_success": bool(success), "randomization": params, **self.task_info()}
 
@@ -175,13 +213,14 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             self.before_substep()
             self.physics_client.stepSimulation()
         reward, success, terminated = self.evaluate()
-        observation = self.session.observe(self.state())
+        observation = self._observe(self.state())
         return observation, float(reward), bool(terminated), False, {"is_success": bool(success), **self.task_info()}
 
     def render(self) -> np.ndarray | None:
         """The scene camera's randomized RGB image (uint8, image_size square) in ``rgb_array`` mode."""
         if self.render_mode != "rgb_array":
             return None
+        self._follow_hand()
         return self.session.render_frame(depth=False, segmentation=False).rgb
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ class ArmSpec:
     fingers: tuple[int, ...] = ()
     finger_force: float = 20.0
     finger_open: float = 0.04  # m per finger
+    wrist_camera: tuple[float, float] = (0.12, 0.05)  # m behind and beside the end effector, on its x axis
 
 
 PANDA = ArmSpec(
@@ -62,6 +63,7 @@ KUKA = ArmSpec(
     home=(0.0, 0.55, 0.0, -1.55, 0.0, 1.05, 0.0),
     max_force=(300.0, 300.0, 300.0, 300.0, 300.0, 300.0, 300.0),
     max_velocity=(1.71, 1.71, 1.75, 2.27, 2.44, 3.14, 3.14),
+    wrist_camera=(-0.1, 0.08),  # the flange is past link 7's origin: mount the camera in front of it
 )
 
 
@@ -169,6 +171,15 @@ class Arm:
         """End-effector position (m, world) and orientation (xyzw quaternion)."""
         state = self.client.getLinkState(self.body, self.spec.ee_link, computeForwardKinematics=1)
         return np.asarray(state[4]), tuple(state[5])
+
+    def wrist_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eye, target and up vector (world, m) of a camera fixed to the hand, looking along the gripper."""
+        position, orientation = self.ee_pose()
+        rotation = np.asarray(self.client.getMatrixFromQuaternion(orientation)).reshape(3, 3)
+        forward, side = rotation[:, 2], rotation[:, 0]
+        back, beside = self.spec.wrist_camera
+        eye = position - back * forward + beside * side
+        return eye, position + 0.3 * forward, side
 
     def ee_velocity(self) -> np.ndarray:
         """End-effector linear velocity (m/s, world)."""

@@ -216,3 +216,25 @@ def test_her_reward_matches_the_step_reward() -> None:
         relabelled = env.unwrapped.compute_reward(observation["achieved_goal"], observation["desired_goal"], info)
         assert reward == pytest.approx(float(relabelled), abs=1e-6)
         env.close()
+
+
+def test_wrist_camera_follows_the_hand() -> None:
+    env = make("dr_sim/PandaReach-v0", camera="wrist", obs_type="state+rgb", image_size=48)
+    scene = make("dr_sim/PandaReach-v0", obs_type="state+rgb", image_size=48)
+    try:
+        first, _ = env.reset(seed=0)
+        from_scene, _ = scene.reset(seed=0)
+        assert np.abs(first["rgb"].astype(int) - from_scene["rgb"].astype(int)).mean() > 10
+        for _ in range(8):
+            moved, *_ = env.step(np.array([0.0, 1.0, 0.0], np.float32))
+        assert np.abs(first["rgb"].astype(int) - moved["rgb"].astype(int)).mean() > 3, "the view should move"
+    finally:
+        env.close()
+        scene.close()
+
+
+def test_wrist_camera_needs_an_arm() -> None:
+    with pytest.raises(ConfigError, match="camera='wrist' needs a task with an arm"):
+        gym.make("dr_sim/Localize-v0", camera="wrist")
+    with pytest.raises(ConfigError, match=r"camera must be one of \('scene', 'wrist'\), got 'hand'"):
+        gym.make("dr_sim/PandaReach-v0", camera="hand")
