@@ -71,10 +71,11 @@ class ActuationConfig(StrictModel):
     (1/s): each step the new action starts ``Exp(lambda)`` seconds late, so for that fraction of the
     control period ``control_dt`` (s) the previous action still acts. ``gain_scale`` and
     ``force_scale`` multiply the position/velocity gains and the force limits of motor commands
-    (select joints with ``select``).
+    (select joints with ``select``; with ``required: false`` a scene without such joints is no error).
     """
 
     select: Selector = "*"
+    required: bool = True
     action_noise_std: Param | None = None
     latency_steps: Param | None = None
     latency_rate: Param | None = None

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from dr_sim.config.schema import ActuationConfig, selector_patterns
+from dr_sim.config.schema import ActuationConfig
 from dr_sim.errors import ConfigError
-from dr_sim.randomizers.base import Params, Randomizer, Term
+from dr_sim.randomizers.base import Params, Randomizer, Term, resolve
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
 
@@ -72,7 +72,7 @@ class ActuationRandomizer(Randomizer):
             if getattr(self.config, name) is not None
         ]
         if self.motors is not None and (self.config.gain_scale or self.config.force_scale) is not None:
-            joints = scene.select_joints(selector_patterns(self.config.select))
+            joints = resolve(scene.select_joints, self.config.select, self.config.required, "actuation")
             self.motors.select({(j.body, j.index) for j in joints})
 
     def apply(self, scene: Scene, params: Params) -> None:

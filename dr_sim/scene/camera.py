@@ -128,8 +128,10 @@ class Camera:
         proj = np.zeros((4, 4))
         proj[0, 0] = 2 * k[0, 0] / w
         proj[1, 1] = 2 * k[1, 1] / h
-        proj[0, 2] = 1 - 2 * k[0, 2] / w
-        proj[1, 2] = 2 * k[1, 2] / h - 1
+        # TinyRenderer samples pixel corners: pixel (c, r) shows the point that K puts at (c + 0.5, r + 0.5)
+        # only after shifting the principal point by half a pixel, so labels line up with pixel centres.
+        proj[0, 2] = 1 - 2 * (k[0, 2] - 0.5) / w
+        proj[1, 2] = 2 * (k[1, 2] + 0.5) / h - 1
         proj[2, 2] = -(f + n) / (f - n)
         proj[2, 3] = -2 * f * n / (f - n)
         proj[3, 2] = -1
