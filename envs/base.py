@@ -173,7 +173,9 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         raise NotImplementedError
 
     def reset_task(self, options: dict[str, Any]) -> None:
-        """Place the robot, objects and goal for a new episode, drawing from ``self.np_random``."""
+        """Place the robot, objects and goal for a new episode, drawing from ``self.np_random``.
+
+        Runs after the episode's randomization is applied (distractors are in place)."""
         raise NotImplementedError
 
     def act(self, action: np.ndarray) -> None:
@@ -200,8 +202,10 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         super().reset(seed=seed)
         options = dict(options or {})
         replay = options.pop("randomization", None)
-        self.reset_task(options)
+        # Randomization first (it places distractors and sets dynamics), then the task's poses and goal,
+        # so that a task can place its objects clear of the distractors.
         params = self.session.reset(seed, replay)
+        self.reset_task(options)
         observation = self._observe(self.state())
         _, success, _ = self.evaluate()
         return observation, {"is_success": bool(success), "randomization": params, **self.task_info()}

@@ -19,6 +19,7 @@ import gymnasium as gym
 
 from dr_sim.config import ConfigSource
 from dr_sim.policies.controllers import CONTROLLERS, make_controller
+from dr_sim.preview import quiet_native_stdout
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def success_rate(
     env_id: str, episodes: int = 100, randomization: ConfigSource | None = None, seed: int = 0, **env_kwargs: Any
 ) -> Success:
     """The scripted controller's success on ``env_id`` over ``episodes`` seeds ``seed, seed + 1, ...``."""
-    env = gym.make(env_id, randomization=randomization, **env_kwargs)
+    with quiet_native_stdout():  # PyBullet prints on connect
+        env = gym.make(env_id, randomization=randomization, **env_kwargs)
     try:
         controller = make_controller(env_id, env)
         successes = sum(run_episode(env, controller, seed + i) for i in range(episodes))

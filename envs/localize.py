@@ -1,0 +1,194 @@
+"""Localize: estimate where a target object lies on the table from one camera image (Tobin et al. 2017).
+
+A target (``target_shape``: ``cube`` or ``puck``, red, named ``object``) rests at a random position and
+yaw in ``TARGET_LOW``..``TARGET_HIGH`` (m) on the table; a fixed camera looks down at that region at an
+angle. Randomization adds 0-10 distractors (the ``distractors`` section, e.g. the ``visual`` and
+``full`` presets); the target is placed after them, clear of every one (``clearance`` m).
+
+One step per episode. Action: the estimated (x, y) of the target's centre in metres, world frame,
+``Box(-1, 1, (2,))`` (it covers the table top). Dense reward: minus the error (m); sparse: 0 within
+``success_distance`` (0.03 m), else -1. The episode ends after the one step.
+
+Observation: the camera image by default (``obs_type="rgb"``). The ``state`` part (``state``,
+``state+rgb``, ...) is the camera calibration, never the answer: the intrinsics normalised by the image
+size (fx/W, fy/H, cx/W, cy/H) and the camera-to-world pose (OpenCV frame, rows of its top 3x4 part,
+m): 16 numbers.
+
+``info`` carries exact labels of the observed image from the reset on (``target_labels``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+from pybullet_utils.bullet_client import BulletClient
+
+from dr_sim.config.schema import CameraSpec
+from dr_sim.envs.base import TabletopEnv
+from dr_sim.envs.objects import OBJECTS, add_object
+from dr_sim.errors import ConfigError
+
+TARGET_LOW = np.array([-0.2, -0.2])  # m, where the target's centre may lie
+TARGET_HIGH = np.array([0.2, 0.2])
+CANDIDATES = 64  # target spots drawn per episode; the first clear of the distractors is taken
+STATE_SIZE = 16
+
+
+class LocalizeEnv(TabletopEnv):
+    """Estimate the (x, y) of a target among distractors from a camera image.
+
+    Args:
+        target_shape: ``cube`` (4 cm) or ``puck`` (6 cm across); see ``dr_sim.envs.objects``.
+        clearance: the least gap (m) between the target and any distractor.
+        obs_type: ``rgb`` (default), ``rgbd``, ``state``, ``state+rgb`` or ``state+rgbd``.
+        **kwargs: as ``TabletopEnv``.
+    """
+
+    camera_spec: ClassVar[CameraSpec] = CameraSpec(eye=[0.5, 0.0, 0.7], target=[0.0, 0.0, 0.0], fov=45.0)
+    success_distance: ClassVar[float] = 0.03  # m
+
+    def __init__(
+        self, target_shape: str = "cube", clearance: float = 0.01, obs_type: str = "rgb", **kwargs: Any
+    ) -> None:
+        if target_shape not in OBJECTS:
+            raise ConfigError(f"target_shape must be one of {tuple(OBJECTS)}, got {target_shape!r}")
+        if not clearance >= 0:
+            raise ConfigError(f"clearance must be a distance >= 0 m, got {clearance!r}")
+        self.target_spec = OBJECTS[target_shape]
+        self.clearance = float(clearance)
+        self.estimate: np.ndarray | None = None
+        self._labels: dict[str, Any] = {}
+        self._observation: Any = None
+        super().__init__(target_shape=target_shape, clearance=clearance, obs_type=obs_type, **kwargs)
+
+    # -- the task -------------------------------------------------------------------------------
+    def build(self, client: BulletClient) -> None:
+        self.sim_bodies["object"] = add_object(client, self.target_spec)
+
+    def make_action_space(self) -> spaces.Box:
+        return spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def state_space(self) -> spaces.Box:
+        return spaces.Box(-10.0, 10.0, (STATE_SIZE,), np.float32)
+
+    def reset_task(self, options: dict[str, Any]) -> None:
+        """Put the target at the first candidate spot clear of the distractors (the one with the most
+        room if none is), at a random yaw; the distractors must be in place already."""
+        candidates = self.np_random.uniform(TARGET_LOW, TARGET_HIGH, (CANDIDATES, 2))
+        yaw = self.np_random.uniform(-np.pi, np.pi)
+        room = self._room(candidates)
+        clear = np.flatnonzero(room >= self.clearance)
+        x, y = candidates[clear[0] if clear.size else int(np.argmax(room))]
+        client = self.physics_client
+        orientation = client.getQuaternionFromEuler([0.0, 0.0, yaw])
+        client.resetBasePositionAndOrientation(self.sim_bodies["object"], [x, y, self.target_height], orientation)
+        client.resetBaseVelocity(self.sim_bodies["object"], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+        self.estimate = None
+        self._labels = {}
+
+    def _room(self, spots: np.ndarray) -> np.ndarray:
+        """Gap (m) between a target centred at each of ``spots`` (N x 2, m) and the nearest distractor,
+        taken as its bounding box on the table plane; infinite without distractors."""
+        room = np.full(len(spots), np.inf)
+        radius = float(np.hypot(self.target_spec.size, self.target_spec.size) / 2)  # a cube's half diagonal: any yaw
+        for body in self.distractor_bodies:
+            low, high = (np.asarray(corner)[:2] for corner in self.physics_client.getAABB(body))
+            outside = np.maximum(np.maximum(low - spots, spots - high), 0.0)
+            room = np.minimum(room, np.linalg.norm(outside, axis=1) - radius)
+        return room
+
+    @property
+    def distractor_bodies(self) -> list[int]:
+        """Body ids of the randomizer's distractors (shown or parked far away)."""
+        distractors = self.session.engine.distractors
+        return [] if distractors is None else distractors.bodies
+
+    @property
+    def target_height(self) -> float:
+        """Height (m) of the target's centre above the table top when it rests upright."""
+        return self.target_spec.height / 2
+
+    def act(self, action: np.ndarray) -> None:
+        self.estimate = np.asarray(action, dtype=np.float64)
+
+    def state(self) -> np.ndarray:
+        camera = self.session.camera
+        k = camera.intrinsics()
+        intrinsics = [k[0, 0] / camera.width, k[1, 1] / camera.height, k[0, 2] / camera.width, k[1, 2] / camera.height]
+        state = np.concatenate([intrinsics, camera.pose()[:3].reshape(-1)])
+        return np.clip(state, -10.0, 10.0).astype(np.float32)
+
+    def target_position(self) -> np.ndarray:
+        """The target's centre (m, world)."""
+        return np.asarray(self.physics_client.getBasePositionAndOrientation(self.sim_bodies["object"])[0])
+
+    def error(self) -> float:
+        """Distance (m) on the table plane between the estimate and the target's centre."""
+        if self.estimate is None:
+            return float("inf")
+        return float(np.linalg.norm(self.estimate - self.target_position()[:2]))
+
+    def evaluate(self) -> tuple[float, bool, bool]:
+        error = self.error()
+        success = error < self.success_distance
+        reward = -error if self.reward_type == "dense" else -float(not success)
+        return reward, success, self.estimate is not None
+
+    def task_info(self) -> dict[str, Any]:
+        """The labels of the observed image, rendered once per episode, and the estimate's error (m)."""
+        if not self._labels:
+            self._labels = self.target_labels()
+        info = copy.deepcopy(self._labels)
+        if self.estimate is not None:
+            info["error"] = self.error()
+        return info
+
+    def target_labels(self) -> dict[str, Any]:
+        """Exact labels of the current scene as the camera sees it (JSON-friendly):
+
+        - ``target_position`` (m, world) and ``target_orientation`` (xyzw quaternion);
+        - ``target_box``: [x_min, y_min, x_max, y_max] of the target's visible pixels, pixel edges (a
+          single pixel (u, v) gives [u, v, u + 1, v + 1]); ``None`` when no pixel is visible;
+        - ``target_pixels``: the number of visible target pixels;
+        - ``mask_ids``: the segmentation ids (PyBullet body ids) of the target and of each visible
+          distractor;
+        - ``camera_intrinsics`` (3x3 K, pixels) and ``camera_pose`` (4x4 camera-to-world, OpenCV frame, m).
+        """
+        camera = self.session.camera
+        frame = camera.render(self.session.scene.light, depth=False, segmentation=True)
+        assert frame.body is not None
+        target = self.sim_bodies["object"]
+        rows, cols = np.nonzero(frame.body == target)
+        box = None if rows.size == 0 else [int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1]
+        seen = set(np.unique(frame.body).tolist())
+        position, orientation = self.physics_client.getBasePositionAndOrientation(target)
+        return {
+            "target_position": [float(v) for v in position],
+            "target_orientation": [float(v) for v in orientation],
+            "target_box": box,
+            "target_pixels": int(rows.size),
+            "mask_ids": {"target": target, "distractors": [b for b in self.distractor_bodies if b in seen]},
+            "camera_intrinsics": camera.intrinsics().tolist(),
+            "camera_pose": camera.pose().tolist(),
+        }
+
+    # -- Gymnasium API --------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        self._observation, info = super().reset(seed=seed, options=options)
+        return self._observation, info
+
+    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Score the estimate ``action`` (m) and end the episode.
+
+        The estimate is a report, not a motor command: it bypasses the actuation channel (latency and
+        noise would only blur the report), no physics runs, and the terminal observation is a copy of the
+        reset's (the scene has not changed).
+        """
+        self.act(np.asarray(action, dtype=np.float64))
+        reward, success, terminated = self.evaluate()
+        observation = copy.deepcopy(self._observation)
+        info = {"is_success": bool(success), **self.task_info()}
+        return observation, float(reward), bool(terminated), False, info
