@@ -29,6 +29,12 @@ PUCK = ObjectSpec("puck", size=0.06, height=0.03, mass=0.2)
 OBJECTS = {"cube": CUBE, "puck": PUCK}
 
 
+def add_goal_marker(client: BulletClient, radius: float = 0.02) -> int:
+    """A translucent green sphere without collision, showing a goal (``radius`` m); returns its body id."""
+    shape = client.createVisualShape(p.GEOM_SPHERE, radius=radius, rgbaColor=[0.1, 0.9, 0.1, 0.5])
+    return int(client.createMultiBody(0.0, -1, shape, [0.0, 0.0, 0.1]))
+
+
 def add_object(client: BulletClient, spec: ObjectSpec, color: tuple[float, ...] = OBJECT_COLOR) -> int:
     """Create the object at rest on the table at the origin; returns its body id."""
     if spec.shape == "cube":

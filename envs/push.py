@@ -17,13 +17,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import spaces
 from pybullet_utils.bullet_client import BulletClient
 
-from dr_sim.envs.base import GoalEnv
+from dr_sim.envs.arm_env import ArmGoalEnv
 from dr_sim.envs.objects import OBJECTS, add_object
-from dr_sim.envs.reach import ARM_BASE, add_goal_marker
-from dr_sim.envs.robots import PANDA, Arm
 from dr_sim.errors import ConfigError
 
 OBJECT_LOW = np.array([-0.15, -0.15])  # m, the object's and the goal's (x, y) range
@@ -31,50 +28,35 @@ OBJECT_HIGH = np.array([0.15, 0.15])
 MIN_GOAL_DISTANCE = 0.1  # m, between the object's start and the goal
 
 
-class PandaPushEnv(GoalEnv):
+class PandaPushEnv(ArmGoalEnv):
     """Push an ``object_shape`` object (``puck`` or ``cube``) to a goal with the Panda (``control``: see ``Arm``)."""
 
     observation_size: ClassVar[int] = 18
+    gripper = "closed"  # pushing: the action drives the arm only
 
     def __init__(self, control: str = "ee", object_shape: str = "puck", **kwargs: Any) -> None:
         if object_shape not in tuple(OBJECTS):
             raise ConfigError(f"object_shape must be one of {tuple(OBJECTS)}, got {object_shape!r}")
-        self.control = control
         self.object_spec = OBJECTS[object_shape]
         super().__init__(control=control, object_shape=object_shape, **kwargs)
 
-    def build(self, client: BulletClient) -> None:
-        self.arm = Arm(client, PANDA, self.control, ARM_BASE)
-        self.sim_bodies[PANDA.name] = self.arm.body
+    def build_objects(self, client: BulletClient) -> None:
         self.sim_bodies["object"] = add_object(client, self.object_spec)
-        self.sim_bodies["goal"] = add_goal_marker(client)
-
-    def make_action_space(self) -> spaces.Box:
-        return spaces.Box(-1.0, 1.0, (self.arm.action_size - 1,), np.float32)  # the gripper stays closed
 
     def reset_task(self, options: dict[str, Any]) -> None:
-        client, rest_height = self.physics_client, self.object_spec.height / 2
+        assert self.arm is not None
+        rest_height = self.object_spec.height / 2
         self.arm.reset(gripper_width=0.0)
         start = self.np_random.uniform(OBJECT_LOW, OBJECT_HIGH)
         goal = self.np_random.uniform(OBJECT_LOW, OBJECT_HIGH)
         while np.linalg.norm(goal - start) < MIN_GOAL_DISTANCE:
             goal = self.np_random.uniform(OBJECT_LOW, OBJECT_HIGH)
         yaw = self.np_random.uniform(-np.pi, np.pi)
-        body = self.sim_bodies["object"]
-        client.resetBasePositionAndOrientation(
-            body, [*start, rest_height], client.getQuaternionFromEuler([0.0, 0.0, yaw])
-        )
-        client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
-        self.goal = np.array([*goal, rest_height])
-        client.resetBasePositionAndOrientation(self.sim_bodies["goal"], self.goal.tolist(), [0, 0, 0, 1])
-
-    def act(self, action: np.ndarray) -> None:
-        self.arm.act(np.append(action, -1.0))  # fingers held closed
-
-    def before_substep(self) -> None:
-        self.arm.before_substep()
+        self.place_object(np.array([*start, rest_height]), self.physics_client.getQuaternionFromEuler([0.0, 0.0, yaw]))
+        self.place_goal(np.array([*goal, rest_height]))
 
     def observation(self) -> np.ndarray:
+        assert self.arm is not None
         client, body = self.physics_client, self.sim_bodies["object"]
         ee = self.arm.ee_pose()[0]
         position, orientation = client.getBasePositionAndOrientation(body)
@@ -86,4 +68,4 @@ class PandaPushEnv(GoalEnv):
         )
 
     def achieved_goal(self) -> np.ndarray:
-        return np.asarray(self.physics_client.getBasePositionAndOrientation(self.sim_bodies["object"])[0])
+        return self.object_position()

@@ -25,6 +25,7 @@ import pybullet as p
 from dr_sim.errors import ConfigError
 
 CONTROL_MODES = ("ee", "joint_velocity", "joint_torque")
+ARM_BASE = (-0.6, 0.0, 0.0)  # m, where the tasks fix an arm's base on the table top
 EE_STEP = 0.05  # m of end-effector displacement per unit action per control step
 
 
@@ -40,7 +41,7 @@ class ArmSpec:
     max_force: tuple[float, ...]
     max_velocity: tuple[float, ...]
     fingers: tuple[int, ...] = ()
-    finger_force: float = 20.0
+    finger_force: float = 20.0  # N per finger
     finger_open: float = 0.04  # m per finger
     wrist_camera: tuple[float, float] = (0.12, 0.05)  # m behind and beside the end effector, on its x axis
 
