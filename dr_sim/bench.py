@@ -292,7 +292,8 @@ def bench_task_overhead(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     ms per step with ``randomization=None`` and with ``full``, side by side on the same actions."""
     import gymnasium as gym
 
-    nominal, randomized = gym.make(env_id), gym.make(env_id, randomization="full")
+    with quiet_native_stdout():  # PyBullet prints on connect
+        nominal, randomized = gym.make(env_id), gym.make(env_id, randomization="full")
     try:
         rates = _side_by_side(nominal, randomized, steps, seed)
     finally:

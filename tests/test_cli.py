@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dr_sim.preview import flatten_params, make_contact_sheet
+from dr_sim.registration import ENV_IDS
 
 SUBCOMMANDS = ("preview", "generate", "train", "evaluate", "gap", "adapt", "bench")
 
@@ -109,7 +110,7 @@ def test_unknown_env_is_one_line(tmp_path: Path) -> None:
 
 
 def test_bench_json_small_budget() -> None:
-    result = dr_sim("bench", "--resets", "300", "--steps", "400", "--json")
+    result = dr_sim("bench", "--resets", "300", "--steps", "400", "--task-steps", "50", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # stdout is exactly one JSON object
     figures = report["figures"]
@@ -131,6 +132,10 @@ def test_bench_json_small_budget() -> None:
         assert math.isfinite(figure["value"])
         assert figure["value"] > 0
         assert figure["details"]["baseline_steps_per_s"] > 0
+    assert [task["env"] for task in report["tasks"]] == list(ENV_IDS)
+    for task in report["tasks"]:
+        assert task["nominal_ms"] > 0
+        assert task["full_ms"] > 0
     assert isinstance(report["passed"], bool)
 
 
