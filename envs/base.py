@@ -43,7 +43,7 @@ REWARD_TYPES = ("dense", "sparse")
 TABLE_HEIGHT = 0.625  # m, the table URDF's top above its base
 CAMERAS = ("scene", "wrist")
 WRIST_FOV = 70.0  # deg, vertical
-SCENE_CAMERA = CameraSpec(eye=[0.75, 0.55, 0.6], target=[-0.05, 0.0, 0.05], fov=50.0, near=0.05, far=3.0)
+SCENE_CAMERA = CameraSpec(eye=[0.45, 0.4, 0.5], target=[-0.1, 0.0, 0.05], fov=50.0, near=0.05, far=3.0)
 
 
 def check_reward_type(reward_type: str) -> str:
