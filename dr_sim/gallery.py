@@ -23,7 +23,8 @@ def camera_views(env_id: str, size: int, randomized: int) -> list[np.ndarray]:
     """The task's camera image at reset: nominal (seed 0), then ``full`` with seeds 0, 1, ..."""
     views = []
     for randomization, seed in [(None, 0), *(("full", s) for s in range(randomized))]:
-        env = gym.make(env_id, randomization=randomization, image_size=size, render_mode="rgb_array")
+        with quiet_native_stdout():  # PyBullet prints on connect
+            env = gym.make(env_id, randomization=randomization, image_size=size, render_mode="rgb_array")
         try:
             env.reset(seed=seed)
             views.append(env.render())
@@ -51,7 +52,8 @@ def gallery(out: Path, size: int, randomized: int) -> str:
         name = env_id.split("/")[1].split("-")[0]
         path = out / f"{name}.png"
         write_atomically(path, encode_png(make_contact_sheet(camera_views(env_id, size, randomized), randomized + 1)))
-        env = gym.make(env_id)
+        with quiet_native_stdout():
+            env = gym.make(env_id)
         try:
             spaces = describe_space(env.observation_space), describe_space(env.action_space)
         finally:

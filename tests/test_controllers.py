@@ -3,6 +3,8 @@ signal is right. (Success under ``physics`` is reported by ``python -m dr_sim.po
 
 from __future__ import annotations
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 import dr_sim
@@ -12,6 +14,7 @@ from dr_sim.policies.controllers.evaluate import Success, main, success_rate
 
 EPISODES = 100
 GOAL = 0.9
+GOAL_TASKS = [env_id for env_id in dr_sim.ENV_IDS if env_id != "dr_sim/Localize-v0"]
 
 
 def test_every_registered_task_has_a_controller() -> None:
@@ -22,6 +25,27 @@ def test_every_registered_task_has_a_controller() -> None:
 def test_scripted_controller_succeeds_in_the_nominal_scene(env_id: str) -> None:
     result = success_rate(env_id, EPISODES, seed=1000)
     assert result.rate >= GOAL, f"{env_id}: {result}"
+
+
+@pytest.mark.parametrize("env_id", GOAL_TASKS)
+@pytest.mark.parametrize("reward_type", ["dense", "sparse"])
+def test_controller_rollout_rewards_agree_with_her_and_success_with_the_distance(env_id: str, reward_type: str) -> None:
+    env = gym.make(env_id, reward_type=reward_type)
+    task = env.unwrapped
+    controller = make_controller(env_id, env)
+    observation, _ = env.reset(seed=1)
+    controller.reset()
+    done = False
+    while not done:
+        observation, reward, terminated, truncated, info = env.step(controller.act(observation))
+        achieved, desired = observation["achieved_goal"], observation["desired_goal"]
+        assert reward == pytest.approx(float(task.compute_reward(achieved, desired, info)), abs=1e-6)
+        assert info["is_success"] == (np.linalg.norm(achieved - desired) < task.success_distance)
+        if reward_type == "sparse":
+            assert reward == (0.0 if info["is_success"] else -1.0)
+        done = terminated or truncated
+    assert info["is_success"], "seed 1 is solved by the scripted controller"
+    env.close()
 
 
 @pytest.mark.parametrize("control", ["joint_velocity", "joint_torque"])
