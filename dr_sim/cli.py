@@ -1,7 +1,7 @@
 """The ``dr-sim`` command line: ``dr-sim {preview,generate,train,evaluate,gap,adapt,bench} ...``.
 
-``preview`` and ``bench`` are implemented; the other subcommands arrive with a later release and exit
-with code 2. Every expected failure (a ``DrSimError`` or a bad argument) ends in one line
+``preview``, ``generate`` and ``bench`` are implemented; the other subcommands arrive with a later
+release and exit with code 2. Every expected failure (a ``DrSimError`` or a bad argument) ends in one line
 ``dr-sim: error: <message>`` on stderr and exit code 2, never a traceback.
 """
 
@@ -17,7 +17,6 @@ EXIT_ERROR = 2
 
 #: Subcommands not implemented yet, with what they will do.
 LATER = {
-    "generate": "generate a randomized image data set (RGB, depth, segmentation, poses)",
     "train": "train a policy under randomization",
     "evaluate": "evaluate a policy over randomized or held-out scenes",
     "gap": "measure the sim-to-real gap of a policy",
@@ -59,6 +58,7 @@ def non_negative_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``dr-sim`` parser with every subcommand."""
     from dr_sim import bench, preview
+    from dr_sim.datasets import generate
 
     parser = _Parser(
         prog=PROG,
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     implemented = (
         ("preview", preview, "render randomized episodes into a contact sheet and parameter histograms"),
+        ("generate", generate, "render a randomized perception data set (RGB, depth, segmentation, exact labels)"),
         ("bench", bench, "measure memory growth, reset cost and step overhead against baselines"),
     )
     for name, module, purpose in implemented:
@@ -89,7 +90,7 @@ def _later(name: str) -> Callable[[argparse.Namespace], int]:
     def run(_: argparse.Namespace) -> int:
         print(
             f"{PROG} {name}: not available yet, it arrives with a later release of dr_sim "
-            f"(available now: preview, bench)",
+            f"(available now: preview, generate, bench)",
             file=sys.stderr,
         )
         return EXIT_ERROR

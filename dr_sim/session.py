@@ -15,6 +15,7 @@ next episode. The parameters carry their ``step_seed``, so that replaying them r
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,8 @@ class RandomizationSession:
         self._step_count = 0
         self._channel: Any = None
         self.last_frame: Frame | None = None
+        # A session dropped without close() must not leave its textures to a later client with the same id.
+        self._forget_textures = weakref.finalize(self, TexturePool.forget, client_id)
 
     def _observed_space(self, state_space: spaces.Space[Any], size: int) -> spaces.Space[Any]:
         if self.obs_type is None:
@@ -196,7 +199,7 @@ class RandomizationSession:
         if self.motors is not None:
             self.motors.remove()
             self.motors = None
-        TexturePool.forget(self.client_id)  # a later connection may get the same client id
+        self._forget_textures()  # a later connection may get the same client id
 
 
 def _make_camera(client_id: int, spec: CameraSpec | dict[str, Any], size: int) -> Camera:

@@ -198,7 +198,11 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         return {}
 
     # -- Gymnasium API --------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    def reset_scene(self, seed: int | None = None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start an episode without observing it (no render): seed, randomize, place the task.
+
+        Returns the episode's randomization parameters. ``reset`` is this plus the observation and info.
+        """
         super().reset(seed=seed)
         options = dict(options or {})
         replay = options.pop("randomization", None)
@@ -206,6 +210,10 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         # so that a task can place its objects clear of the distractors.
         params = self.session.reset(seed, replay)
         self.reset_task(options)
+        return params
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        params = self.reset_scene(seed, options)
         observation = self._observe(self.state())
         _, success, _ = self.evaluate()
         return observation, {"is_success": bool(success), "randomization": params, **self.task_info()}

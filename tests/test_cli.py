@@ -60,7 +60,7 @@ def test_help_lists_every_subcommand() -> None:
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["generate", "train", "evaluate", "gap", "adapt"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "gap", "adapt"])
 def test_later_subcommands_exit_2_with_one_line(command: str) -> None:
     result = dr_sim(command, "--anything", "x")
     assert result.returncode == 2

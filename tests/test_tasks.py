@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import subprocess
@@ -238,3 +239,18 @@ def test_wrist_camera_needs_an_arm() -> None:
         gym.make("dr_sim/Localize-v0", camera="wrist")
     with pytest.raises(ConfigError, match=r"camera must be one of \('scene', 'wrist'\), got 'hand'"):
         gym.make("dr_sim/PandaReach-v0", camera="hand")
+
+
+def test_an_env_dropped_without_close_leaves_nothing_to_the_next_client() -> None:
+    def first_image(randomization: str) -> tuple[np.ndarray, int]:
+        env = make("dr_sim/Localize-v0", randomization=randomization)
+        image, _ = env.reset(seed=3)
+        return image, env.unwrapped.physics_client._client
+
+    reference, client = first_image("full")
+    gc.collect()
+    first_image("visual")  # dropped without close(): the next client reuses its id
+    gc.collect()
+    again, same_client = first_image("full")
+    assert same_client == client
+    np.testing.assert_array_equal(reference, again)
