@@ -56,18 +56,3 @@ class ArmGoalEnv(GoalEnv):
     def before_substep(self) -> None:
         assert self.arm is not None
         self.arm.before_substep()
-
-    def place_goal(self, goal: np.ndarray) -> None:
-        """Set the episode's goal (m, world) and move the marker there."""
-        self.goal = np.asarray(goal, dtype=np.float64)
-        self.physics_client.resetBasePositionAndOrientation(self.sim_bodies["goal"], self.goal.tolist(), [0, 0, 0, 1])
-
-    def place_object(self, position: np.ndarray, orientation: tuple[float, ...] = (0.0, 0.0, 0.0, 1.0)) -> None:
-        """Put the body named ``object`` at rest at ``position`` (m) with ``orientation`` (xyzw)."""
-        body = self.sim_bodies["object"]
-        self.physics_client.resetBasePositionAndOrientation(body, list(position), list(orientation))
-        self.physics_client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
-
-    def object_position(self) -> np.ndarray:
-        """The position (m, world) of the body named ``object``."""
-        return np.asarray(self.physics_client.getBasePositionAndOrientation(self.sim_bodies["object"])[0])

@@ -23,6 +23,8 @@ Units: metres, seconds, radians. The table top is the plane z = 0; the workspace
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -35,7 +37,7 @@ from pybullet_utils.bullet_client import BulletClient
 from dr_sim.config import ConfigSource
 from dr_sim.config.schema import CameraSpec
 from dr_sim.envs.robots import Arm
-from dr_sim.errors import ConfigError
+from dr_sim.errors import ConfigError, did_you_mean
 from dr_sim.scene.camera import Camera, CameraState
 from dr_sim.session import RandomizationSession
 
@@ -94,6 +96,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             camera=camera,
             **task_kwargs,
         )
+        self._check_options(task_kwargs)
         self.reward_type = check_reward_type(reward_type)
         if render_mode not in (None, "rgb_array"):
             raise ConfigError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -132,6 +135,24 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         self.observation_space = self.session.observation_space
         self.wrist = self._wrist_camera(camera, image_size)
         self.goal = np.zeros(3)
+
+    def _check_options(self, task_kwargs: dict[str, Any]) -> None:
+        """One clear error for an option that no constructor in this task's class chain takes."""
+        known = {
+            name
+            for cls in type(self).__mro__
+            if "__init__" in vars(cls)
+            for name, parameter in inspect.signature(vars(cls)["__init__"]).parameters.items()
+            if parameter.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+            and name != "self"
+        }
+        unknown = sorted(set(task_kwargs) - known)
+        if unknown:
+            options = ", ".join(sorted(known))
+            raise ConfigError(
+                f"{type(self).__name__} got unknown option {unknown[0]!r}.{did_you_mean(unknown[0], known)} "
+                f"Options: {options}"
+            )
 
     def _wrist_camera(self, camera: str, size: int) -> Camera | None:
         """The hand camera when asked for (it replaces the scene camera for images), else ``None``."""
@@ -266,6 +287,28 @@ class GoalEnv(TabletopEnv):
     def observation(self) -> np.ndarray:
         """The robot and object state (float32, ``observation_size``)."""
         raise NotImplementedError
+
+    def draw_apart(self, low: np.ndarray, high: np.ndarray, other: np.ndarray, min_distance: float) -> np.ndarray:
+        """A uniform draw in the box [``low``, ``high``] (m) at least ``min_distance`` (m) from ``other``."""
+        while True:
+            point = self.np_random.uniform(low, high)
+            if np.linalg.norm(point - other) >= min_distance:
+                return point
+
+    def place_goal(self, goal: np.ndarray) -> None:
+        """Set the episode's goal (m, world) and move the body named ``goal`` (the marker) there."""
+        self.goal = np.asarray(goal, dtype=np.float64)
+        self.physics_client.resetBasePositionAndOrientation(self.sim_bodies["goal"], self.goal.tolist(), [0, 0, 0, 1])
+
+    def place_object(self, position: np.ndarray, orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)) -> None:
+        """Put the body named ``object`` at rest at ``position`` (m) with ``orientation`` (xyzw)."""
+        body = self.sim_bodies["object"]
+        self.physics_client.resetBasePositionAndOrientation(body, list(position), list(orientation))
+        self.physics_client.resetBaseVelocity(body, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+
+    def object_position(self) -> np.ndarray:
+        """The position (m, world) of the body named ``object``."""
+        return np.asarray(self.physics_client.getBasePositionAndOrientation(self.sim_bodies["object"])[0])
 
     def achieved_goal(self) -> np.ndarray:
         """What the goal is compared with (m, world)."""

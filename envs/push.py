@@ -48,9 +48,7 @@ class PandaPushEnv(ArmGoalEnv):
         rest_height = self.object_spec.height / 2
         self.arm.reset(gripper_width=0.0)
         start = self.np_random.uniform(OBJECT_LOW, OBJECT_HIGH)
-        goal = self.np_random.uniform(OBJECT_LOW, OBJECT_HIGH)
-        while np.linalg.norm(goal - start) < MIN_GOAL_DISTANCE:
-            goal = self.np_random.uniform(OBJECT_LOW, OBJECT_HIGH)
+        goal = self.draw_apart(OBJECT_LOW, OBJECT_HIGH, start, MIN_GOAL_DISTANCE)
         yaw = self.np_random.uniform(-np.pi, np.pi)
         self.place_object(np.array([*start, rest_height]), self.physics_client.getQuaternionFromEuler([0.0, 0.0, yaw]))
         self.place_goal(np.array([*goal, rest_height]))

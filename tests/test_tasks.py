@@ -171,6 +171,8 @@ def test_invalid_task_options_end_in_one_clear_error(env_id: str) -> None:
         gym.make(env_id, image_size=0)
     with pytest.raises(ConfigError, match="render_mode must be"):
         gym.make(env_id, render_mode="ansi")
+    with pytest.raises(ConfigError, match=r"got unknown option 'image_sise'\. Did you mean 'image_size'\?"):
+        gym.make(env_id, image_sise=64)
 
 
 @pytest.mark.parametrize("env_id", dr_sim.ENV_IDS)
