@@ -31,8 +31,9 @@ import numpy as np
 import pybullet as p
 
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
-from dr_sim.datasets.generate import ImageSource, generate
+from dr_sim.datasets.generate import generate
 from dr_sim.datasets.shards import Shard, write_shard
+from dr_sim.datasets.source import ImageSource
 from dr_sim.preview import quiet_native_stdout
 
 GOAL = 0.85

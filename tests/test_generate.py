@@ -19,8 +19,9 @@ from pycocotools.coco import COCO
 
 from dr_sim.datasets.coco import encode_mask, export_coco, rle_counts
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
-from dr_sim.datasets.generate import FrozenCamera, ImageSource, generate, main, seed_for, silhouette_pixels
+from dr_sim.datasets.generate import generate, main
 from dr_sim.datasets.shards import ARRAYS, Shard, read_meta, read_shard, shard_path
+from dr_sim.datasets.source import FrozenCamera, ImageSource, seed_for, silhouette_pixels
 from dr_sim.datasets.torch_dataset import ShardDataset, collate, target_xy
 from dr_sim.errors import ConfigError
 from dr_sim.scene.labels import mask_box, unoccluded_pixels
