@@ -1,7 +1,7 @@
 """The ``dr-sim`` command line: ``dr-sim {preview,generate,train,evaluate,gap,adapt,bench} ...``.
 
-``preview``, ``generate`` and ``bench`` are implemented; the other subcommands arrive with a later
-release and exit with code 2. Every expected failure (a ``DrSimError`` or a bad argument) ends in one line
+``adapt`` arrives with a later release and exits with code 2; the other subcommands are implemented.
+Every expected failure (a ``DrSimError`` or a bad argument) ends in one line
 ``dr-sim: error: <message>`` on stderr and exit code 2, never a traceback.
 """
 
@@ -17,9 +17,6 @@ EXIT_ERROR = 2
 
 #: Subcommands not implemented yet, with what they will do.
 LATER = {
-    "train": "train a policy under randomization",
-    "evaluate": "evaluate a policy over randomized or held-out scenes",
-    "gap": "measure the sim-to-real gap of a policy",
     "adapt": "adapt randomization ranges or a policy to target data",
 }
 
@@ -33,6 +30,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ArgumentError(message)
+
+
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser whose errors end in ``dr-sim``'s one-line message (for options parsed in two stages)."""
+    return _Parser(prog=prog, description=description)
 
 
 def _int_at_least(text: str, least: int, kind: str) -> int:
@@ -57,8 +59,9 @@ def non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dr-sim`` parser with every subcommand."""
-    from dr_sim import bench, preview
+    from dr_sim import bench, experiments, preview
     from dr_sim.datasets import generate
+    from dr_sim.gap import cli as gap_cli
 
     parser = _Parser(
         prog=PROG,
@@ -69,15 +72,60 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     runners: dict[str, Callable[[argparse.Namespace], int]] = {}
 
+    # name, add_arguments, run, one-line purpose, description
     implemented = (
-        ("preview", preview, "render randomized episodes into a contact sheet and parameter histograms"),
-        ("generate", generate, "render a randomized perception data set (RGB, depth, segmentation, exact labels)"),
-        ("bench", bench, "measure memory growth, reset cost and step overhead against baselines"),
+        (
+            "preview",
+            preview.add_arguments,
+            preview.run,
+            "render randomized episodes into a contact sheet and parameter histograms",
+            preview.__doc__,
+        ),
+        (
+            "generate",
+            generate.add_arguments,
+            generate.run,
+            "render a randomized perception data set (RGB, depth, segmentation, exact labels)",
+            generate.__doc__,
+        ),
+        (
+            "train",
+            experiments.add_train_arguments,
+            experiments.run_train,
+            "train a policy (kind: rl) or a pose network (kind: pose) from a YAML config",
+            experiments.__doc__,
+        ),
+        (
+            "evaluate",
+            experiments.add_evaluate_arguments,
+            experiments.run_evaluate,
+            "evaluate a run of 'dr-sim train' across domains or held-out data",
+            experiments.__doc__,
+        ),
+        (
+            "gap",
+            gap_cli.add_arguments,
+            gap_cli.run,
+            "measure the domain gap between two image sets (classifier AUC, feature distance, image statistics)",
+            gap_cli.__doc__,
+        ),
+        (
+            "bench",
+            bench.add_arguments,
+            bench.run,
+            "measure memory growth, reset cost and step overhead against baselines",
+            bench.__doc__,
+        ),
     )
-    for name, module, purpose in implemented:
-        sub = commands.add_parser(name, help=purpose, description=(module.__doc__ or "").split("\n\n")[0])
-        module.add_arguments(sub)
-        runners[name] = module.run
+    for name, add_arguments, run, purpose, doc in implemented:
+        sub = commands.add_parser(
+            name,
+            help=purpose,
+            description=(doc or purpose).split("\n\n")[0],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_arguments(sub)
+        runners[name] = run
     for name, purpose in LATER.items():
         sub = commands.add_parser(name, help=f"{purpose} (later release)", description=f"{purpose} (later release)")
         sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -90,7 +138,7 @@ def _later(name: str) -> Callable[[argparse.Namespace], int]:
     def run(_: argparse.Namespace) -> int:
         print(
             f"{PROG} {name}: not available yet, it arrives with a later release of dr_sim "
-            f"(available now: preview, generate, bench)",
+            f"(available now: preview, generate, train, evaluate, gap, bench)",
             file=sys.stderr,
         )
         return EXIT_ERROR

@@ -1,0 +1,96 @@
+"""``dr-sim train`` and ``dr-sim evaluate``: what a config or a run folder is decides who handles it.
+
+A training config (YAML) names its ``kind``: ``pose`` (the perception network,
+``dr_sim.policies.pose_training``) or ``rl`` (a stable-baselines3 policy, ``dr_sim.policies.rl_training``).
+``dr-sim evaluate RUN ...`` reads the kind from the run folder (``config.yaml`` of an RL run, ``model.pt``
+of a pose run) and parses the rest of the command line with that kind's options:
+
+- ``rl``: ``--domains nominal train <shift or YAML> ...``, ``-n``, ``--json``, ``--audit``;
+- ``pose``: ``--data [NAME=]DIR`` (repeatable), ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dr_sim.errors import ConfigError
+
+TRAINERS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_training"}
+EVALUATORS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_evaluation"}
+RUN_CONFIG = "config.yaml"  # an RL run's resolved config
+POSE_MODEL = "model.pt"  # a pose run's model
+
+
+def read_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A YAML mapping from a file; one ``ConfigError`` when it is missing, not YAML or not a mapping."""
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(f"{what} {str(path)!r} must be a .yaml or .yml file")
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {str(path)!r} must hold a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def config_kind(data: Mapping[str, Any], where: str = "the config") -> str:
+    """The ``kind`` of a training config, checked against the known kinds."""
+    kind = data.get("kind")
+    if kind not in TRAINERS:
+        raise ConfigError(f"{where} needs 'kind', one of {', '.join(TRAINERS)}; got {kind!r}")
+    return str(kind)
+
+
+def run_kind(run: Path) -> str:
+    """The kind of a run folder (or a pose model file) of ``dr-sim train``."""
+    if run.is_file() and run.suffix == ".pt":
+        return "pose"
+    if (run / RUN_CONFIG).is_file():
+        return config_kind(read_yaml(run / RUN_CONFIG, "run config"), f"run config {str(run / RUN_CONFIG)!r}")
+    if (run / POSE_MODEL).is_file():
+        return "pose"
+    raise ConfigError(
+        f"{str(run)!r} is not a run of 'dr-sim train': it holds neither {RUN_CONFIG} (an RL run) nor "
+        f"{POSE_MODEL} (a pose run)"
+    )
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """``dr-sim train``'s arguments (the same for every kind)."""
+    parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl' or 'kind: pose'")
+    parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``dr-sim train CONFIG``: hand the config to its kind's trainer."""
+    kind = config_kind(read_yaml(args.config, "training config"), f"training config {args.config!r}")
+    module = importlib.import_module(TRAINERS[kind])
+    return int(module.run_train(args))
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """``dr-sim evaluate RUN [options of the run's kind]``."""
+    parser.add_argument("run", metavar="RUN", help="run folder of 'dr-sim train' (or a pose model file)")
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="the options of the run's kind (see above)")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``dr-sim evaluate RUN ...``: parse the options for the run's kind and hand over."""
+    from dr_sim.cli import PROG, make_parser
+
+    kind = run_kind(Path(args.run))
+    module = importlib.import_module(EVALUATORS[kind])
+    parser = make_parser(prog=f"{PROG} evaluate", description=f"evaluate a '{kind}' run")
+    module.add_evaluate_arguments(parser)
+    return int(module.run_evaluate(parser.parse_args([args.run, *args.options])))
