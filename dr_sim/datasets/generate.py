@@ -41,7 +41,7 @@ from dr_sim.datasets.shards import (
     write_shard,
 )
 from dr_sim.datasets.source import ImageSource
-from dr_sim.errors import ConfigError, DrSimError
+from dr_sim.errors import ConfigError
 
 EXPORTS = ("coco",)
 LOCK_FILE = ".lock"
@@ -176,21 +176,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The subcommand on its own (``python -m dr_sim.datasets.generate CONFIG --out DIR -n N``), with
-    the CLI's error handling: one line on stderr and exit code 2."""
-    from dr_sim.cli import ArgumentError, _Parser, fail
+    """``python -m dr_sim.datasets.generate``: the same as ``dr-sim generate`` (one-line errors, exit code 2)."""
+    from dr_sim.cli import main as cli_main
 
-    parser = _Parser(prog="dr-sim generate", description=(__doc__ or "").split("\n\n")[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except ArgumentError as error:
-        return fail(f"{error} (see 'dr-sim generate --help')")
-    except DrSimError as error:
-        return fail(str(error))
-    except KeyboardInterrupt:
-        print("dr-sim: interrupted", file=sys.stderr)
-        return 130
+    return cli_main(["generate", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dr_sim.errors import ConfigError, DrSimError
+from dr_sim.errors import ConfigError
 
 if TYPE_CHECKING:
     from dr_sim.gap.images import ImageSet
@@ -251,21 +251,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The subcommand on its own (``python -m dr_sim.gap.cli A B``), with the CLI's error handling:
-    one line on stderr and exit code 2."""
-    from dr_sim.cli import ArgumentError, _Parser, fail
+    """``python -m dr_sim.gap.cli``: the same as ``dr-sim gap`` (one-line errors, exit code 2)."""
+    from dr_sim.cli import main as cli_main
 
-    parser = _Parser(prog="dr-sim gap", description=(__doc__ or "").split("\n\n")[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except ArgumentError as error:
-        return fail(f"{error} (see 'dr-sim gap --help')")
-    except DrSimError as error:
-        return fail(str(error))
-    except KeyboardInterrupt:
-        print("dr-sim: interrupted", file=sys.stderr)
-        return 130
+    return cli_main(["gap", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
