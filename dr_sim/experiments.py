@@ -17,30 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.errors import ConfigError
 
 TRAINERS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_training"}
 EVALUATORS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_evaluation"}
 RUN_CONFIG = "config.yaml"  # an RL run's resolved config
 POSE_MODEL = "model.pt"  # a pose run's model
-
-
-def read_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
-    """A YAML mapping from a file; one ``ConfigError`` when it is missing, not YAML or not a mapping."""
-    path = Path(path)
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        raise ConfigError(f"{what} {str(path)!r} must be a .yaml or .yml file")
-    if not path.is_file():
-        raise ConfigError(f"{what} file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {str(path)!r} must hold a mapping of keys, got {type(data).__name__}")
-    return data
 
 
 def config_kind(data: Mapping[str, Any], where: str = "the config") -> str:
@@ -56,7 +39,7 @@ def run_kind(run: Path) -> str:
     if run.is_file() and run.suffix == ".pt":
         return "pose"
     if (run / RUN_CONFIG).is_file():
-        return config_kind(read_yaml(run / RUN_CONFIG, "run config"), f"run config {str(run / RUN_CONFIG)!r}")
+        return config_kind(read_yaml_mapping(run / RUN_CONFIG, "run config"), f"run config {str(run / RUN_CONFIG)!r}")
     if (run / POSE_MODEL).is_file():
         return "pose"
     raise ConfigError(
@@ -74,7 +57,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """``dr-sim train CONFIG``: hand the config to its kind's trainer."""
-    kind = config_kind(read_yaml(args.config, "training config"), f"training config {args.config!r}")
+    kind = config_kind(read_yaml_mapping(args.config, "training config"), f"training config {args.config!r}")
     module = importlib.import_module(TRAINERS[kind])
     return int(module.run_train(args))
 

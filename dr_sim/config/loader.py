@@ -65,6 +65,20 @@ def config_from_dict(data: Any, origin: str = "config") -> DRConfig:
         raise ConfigError(format_validation_error(error, origin)) from None
 
 
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A YAML mapping from a ``.yaml``/``.yml`` file; one ``ConfigError`` naming ``what`` when the file is
+    missing, has another suffix, is not YAML, or does not hold a mapping."""
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(f"{what} {str(path)!r} must be a .yaml or .yml file")
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    data = _parse_yaml(path.read_text(), f"{what} {str(path)!r}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {str(path)!r} must hold a mapping of keys, got {type(data).__name__}")
+    return data
+
+
 def _read_yaml_file(path: Path) -> Any:
     if path.suffix.lower() not in (".yaml", ".yml"):
         hint = did_you_mean(str(path), PRESETS)
