@@ -1,0 +1,254 @@
+"""The config of a reinforcement-learning run (``kind: rl``), in the spirit of rl-baselines3-zoo.
+
+A YAML file such as ``launch/puckpush_sac.yaml``::
+
+    kind: rl
+    env: dr_sim/PuckPush-v0        # a Gymnasium id, or module:id (the module registers it)
+    env_kwargs: {reward_type: dense}
+    max_episode_steps: null        # control steps; null keeps the id's registered limit
+    randomization: physics         # a preset, a YAML path (relative to this file) or a mapping; null: nominal
+    algo: sac                      # ppo | sac | td3 | recurrent_ppo (sb3-contrib)
+    her: false                     # SAC/TD3 on a goal-conditioned (Dict) env: HerReplayBuffer
+    hyperparams:                   # keyword arguments of the algorithm's constructor
+      learning_rate: 3.0e-4
+      policy_kwargs: {net_arch: [256, 256], activation: relu}   # activation: relu | tanh | elu | leaky_relu
+    n_envs: 4
+    vec_env: dummy                 # dummy (one process) | subproc (one worker process per env)
+    normalize: false               # true, or {norm_obs, norm_reward, clip_obs, clip_reward, gamma}
+    history: 0                     # k > 0 adds the last k observations and actions (dr_sim.policies.history)
+    total_timesteps: 60000         # env steps, all envs together
+    seed: 0                        # model, env resets (env i: seed + i), exploration
+    threads: 1                     # torch CPU threads
+    checkpoint_freq: null          # env steps between checkpoints (null: a quarter of the run; 0: final only)
+    eval_freq: 0                   # env steps between evaluations in the training domain (0: none)
+    eval_episodes: 10
+    out: runs/puckpush_sac         # the run folder
+
+Every bad key or value ends in one ``ConfigError`` naming it. YAML floats need a dot or digits before
+the exponent for PyYAML (``3.0e-4``); a hyperparameter string that reads as a number (``"3e-4"``) is
+converted with ``float`` (never evaluated).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from dr_sim.config import PRESETS, load_config, preset_dict
+from dr_sim.config.loader import format_validation_error
+from dr_sim.config.params import StrictModel
+from dr_sim.errors import ConfigError, did_you_mean
+
+KIND = "rl"
+ALGOS = ("ppo", "sac", "td3", "recurrent_ppo")
+OFF_POLICY = ("sac", "td3")
+ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
+ACTION_NOISES = ("normal", "ornstein_uhlenbeck")
+#: Constructor arguments that the training code sets itself.
+MANAGED = ("policy", "env", "seed", "verbose", "tensorboard_log", "device", "_init_setup_model", "replay_buffer_class")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+class NormalizeSpec(StrictModel):
+    """``VecNormalize`` settings: running mean/std of observations and of the discounted return."""
+
+    norm_obs: bool = True
+    norm_reward: bool = True
+    clip_obs: float = Field(default=10.0, gt=0)
+    clip_reward: float = Field(default=10.0, gt=0)
+    gamma: float | None = Field(default=None, gt=0, le=1)  # None: the algorithm's gamma (or 0.99)
+
+
+class RLConfig(StrictModel):
+    """A training run (see the module docstring for each key and its unit)."""
+
+    kind: Literal["rl"]
+    env: str = "dr_sim/PuckPush-v0"
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    max_episode_steps: int | None = Field(default=None, gt=0)
+    randomization: str | dict[str, Any] | None = None
+    algo: Literal["ppo", "sac", "td3", "recurrent_ppo"]
+    her: bool = False
+    hyperparams: dict[str, Any] = Field(default_factory=dict)
+    n_envs: int = Field(default=1, ge=1, le=256)
+    vec_env: Literal["dummy", "subproc"] = "dummy"
+    normalize: bool | NormalizeSpec = False
+    history: int = Field(default=0, ge=0, le=64)
+    total_timesteps: int = Field(gt=0)
+    seed: int = Field(default=0, ge=0)
+    threads: int = Field(default=1, ge=1, le=256)
+    checkpoint_freq: int | None = Field(default=None, ge=0)
+    eval_freq: int = Field(default=0, ge=0)
+    eval_episodes: int = Field(default=10, ge=1)
+    out: str
+
+    @model_validator(mode="after")
+    def _check(self) -> RLConfig:
+        if self.her and self.algo not in OFF_POLICY:
+            raise ValueError(f"her: true needs an off-policy algo ({', '.join(OFF_POLICY)}), got {self.algo!r}")
+        if "randomization" in self.env_kwargs:
+            raise ValueError("env_kwargs.randomization: give the randomization as the top-level 'randomization' key")
+        return self
+
+    @property
+    def normalization(self) -> NormalizeSpec | None:
+        """The ``VecNormalize`` settings, or ``None`` without normalization."""
+        if self.normalize is False:
+            return None
+        return NormalizeSpec() if self.normalize is True else self.normalize
+
+    @property
+    def checkpoint_every(self) -> int:
+        """Env steps between periodic checkpoints (0: only the final model)."""
+        return self.total_timesteps // 4 if self.checkpoint_freq is None else self.checkpoint_freq
+
+
+ConfigInput = str | Path | Mapping[str, Any] | RLConfig
+
+
+def read_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A YAML mapping from a file (``yaml.safe_load``); one ``ConfigError`` if missing, invalid or not a mapping."""
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise ConfigError(f"{what} {str(path)!r} must be a .yaml or .yml file")
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: invalid YAML: {getattr(error, 'problem', None) or error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def expand_randomization(source: Any, base: Path | None = None) -> dict[str, Any] | None:
+    """The randomization as a plain mapping (validated): a preset's or YAML file's content, a mapping as
+    it is, ``None`` for the nominal scene. Relative YAML paths are taken from ``base`` (the config's folder)."""
+    if source is None or source == "none":
+        return None
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+    elif isinstance(source, str) and source in PRESETS:
+        data = preset_dict(source)
+    elif isinstance(source, str):
+        path = Path(source).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            raise ConfigError(
+                f"randomization {source!r} is neither a preset ({', '.join(PRESETS)}) nor a .yaml file."
+                f"{did_you_mean(source, PRESETS)}"
+            )
+        data = read_yaml(path, "randomization")
+    else:
+        raise ConfigError(f"randomization must be a preset name, a YAML path or a mapping, got {source!r}")
+    load_config(data)  # one ConfigError naming the bad key
+    return data
+
+
+def load_rl_config(source: ConfigInput) -> RLConfig:
+    """A validated ``RLConfig`` with its randomization expanded to a mapping; one ``ConfigError`` if bad.
+
+    ``source``: a YAML path (relative randomization paths are taken from its folder), a mapping (relative
+    to the working folder) or a config (returned as it is).
+    """
+    if isinstance(source, RLConfig):
+        return source
+    if isinstance(source, str | Path):
+        origin, base, data = str(source), Path(source).parent, read_yaml(source, "training config")
+    else:
+        origin, base, data = "rl config", None, dict(source)
+    if data.get("kind") != KIND:
+        raise ConfigError(f"{origin}: kind must be {KIND!r} for a reinforcement-learning run, got {data.get('kind')!r}")
+    try:
+        config = RLConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, origin)) from None
+    try:
+        randomization = expand_randomization(config.randomization, base)
+    except ConfigError as error:
+        raise ConfigError(f"{origin}: randomization: {error}") from None
+    config = config.model_copy(update={"randomization": randomization})
+    check_hyperparams(config, origin)
+    return config
+
+
+def algo_class(name: str) -> Any:
+    """The stable-baselines3 (or sb3-contrib) class of ``name``."""
+    if name == "recurrent_ppo":
+        try:
+            from sb3_contrib import RecurrentPPO
+        except ImportError:
+            raise ConfigError("algo 'recurrent_ppo' needs sb3-contrib: pip install 'sb3-contrib>=2.3'") from None
+        return RecurrentPPO
+    import stable_baselines3
+
+    return {"ppo": stable_baselines3.PPO, "sac": stable_baselines3.SAC, "td3": stable_baselines3.TD3}[name]
+
+
+def _number(value: Any) -> Any:
+    """A string that reads as a number (YAML 1.1 reads ``3e-4`` as a string) as a float; else the value."""
+    return float(value) if isinstance(value, str) and _NUMBER.match(value) else value
+
+
+def check_hyperparams(config: RLConfig, origin: str = "rl config") -> None:
+    """One ``ConfigError`` for a hyperparameter the algorithm does not take, or one the training sets itself."""
+    allowed = [
+        name
+        for name, parameter in inspect.signature(algo_class(config.algo).__init__).parameters.items()
+        if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    for key in config.hyperparams:
+        if key in MANAGED:
+            raise ConfigError(f"{origin}: hyperparams.{key} is set by the training itself (top-level keys: seed, env)")
+        if key not in allowed:
+            usable = [name for name in allowed if name not in MANAGED]
+            raise ConfigError(
+                f"{origin}: hyperparams: unknown key {key!r} for {config.algo}.{did_you_mean(key, usable)} "
+                f"Allowed: {', '.join(usable)}"
+            )
+    policy_kwargs = config.hyperparams.get("policy_kwargs", {})
+    if not isinstance(policy_kwargs, dict):
+        raise ConfigError(f"{origin}: hyperparams.policy_kwargs must be a mapping, got {policy_kwargs!r}")
+    if "activation_fn" in policy_kwargs:
+        raise ConfigError(f"{origin}: hyperparams.policy_kwargs: use 'activation' ({', '.join(ACTIVATIONS)})")
+    activation = policy_kwargs.get("activation", "relu")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(
+            f"{origin}: hyperparams.policy_kwargs.activation {activation!r} is not allowed."
+            f"{did_you_mean(str(activation), ACTIVATIONS)} Allowed: {', '.join(ACTIVATIONS)}"
+        )
+    noise = config.hyperparams.get("action_noise")
+    if noise is not None and (
+        not isinstance(noise, dict) or noise.get("type") not in ACTION_NOISES or set(noise) != {"type", "sigma"}
+    ):
+        raise ConfigError(
+            f"{origin}: hyperparams.action_noise must be {{type: {' | '.join(ACTION_NOISES)}, sigma: STD}}, "
+            f"got {noise!r}"
+        )
+
+
+def algo_kwargs(config: RLConfig, action_dim: int) -> dict[str, Any]:
+    """The algorithm's keyword arguments: numbers parsed, ``activation`` and ``action_noise`` mapped to objects."""
+    import numpy as np
+    import torch.nn as nn
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    activations = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
+    noises = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
+    kwargs = {key: _number(value) for key, value in config.hyperparams.items()}
+    policy_kwargs = dict(kwargs.pop("policy_kwargs", {}))
+    policy_kwargs["activation_fn"] = activations[policy_kwargs.pop("activation", "relu")]
+    kwargs["policy_kwargs"] = policy_kwargs
+    noise = kwargs.pop("action_noise", None)
+    if noise is not None:
+        sigma = float(_number(noise["sigma"]))
+        kwargs["action_noise"] = noises[noise["type"]](np.zeros(action_dim), np.full(action_dim, sigma))
+    return kwargs

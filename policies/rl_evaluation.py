@@ -1,0 +1,434 @@
+"""Evaluate a trained policy across domains, and audit its sensitivity to each dynamics parameter.
+
+``dr-sim evaluate RUN [--domains nominal train heavy ...] [-n 100] [--json] [--audit]``
+
+Domains: ``nominal`` (no randomization), ``train`` (the run's own randomization), a preset name, the
+name of a held-out shift in ``launch/shifts/`` (``heavy``, ``light``, ``low_gains``, ``high_gains``,
+``sticky_laggy``) or the path of any randomization YAML. Episode ``i`` of every domain is reset with
+seed ``10_000 + i``; actions are deterministic. An episode succeeds when ``info["is_success"]`` holds at
+its last step. Per domain: the success rate with its Wilson 95% interval and the mean return (the
+env's own reward, summed over the episode). ``RUN`` gets ``evaluation.json``, ``evaluation.md`` and
+``evaluation.png`` (success per domain with the interval as error bars).
+
+``--audit``: success against each dynamics parameter of ``AUDIT`` (puck mass and friction, pusher link
+masses, motor gains and force limits, latency), one at a time, pinned to a constant in an otherwise
+nominal scene, at ``AUDIT_POINTS`` values spread geometrically from half the low end to twice the high
+end of its training range (the physics preset's range when the run does not randomize it).
+``RUN`` gets ``audit.json`` and ``audit.png`` (one panel per parameter, the training range shaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pickle
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dr_sim.config import PRESETS, preset_dict
+from dr_sim.errors import ConfigError, did_you_mean
+from dr_sim.policies.controllers.evaluate import Success
+from dr_sim.policies.rl_config import OFF_POLICY, RLConfig, algo_class, expand_randomization
+from dr_sim.policies.rl_training import CHECKPOINTS, FINAL_MODEL, FINAL_NORMALIZE, env_factory, load_run_config
+
+EVAL_SEED = 10_000
+AUDIT_POINTS = 7
+SHIFTS_FOLDER = Path("launch") / "shifts"
+EVALUATION_FILE = "evaluation"  # .json, .md, .png
+AUDIT_FILE = "audit"  # .json, .png
+
+
+# -- domains ------------------------------------------------------------------------------------------
+def shift_folders() -> list[Path]:
+    """Where named shifts are looked up: ``launch/shifts`` under the working folder, then in the source tree."""
+    source = Path(__file__).resolve().parents[1] / SHIFTS_FOLDER
+    return [SHIFTS_FOLDER, source] if source.resolve() != SHIFTS_FOLDER.resolve() else [SHIFTS_FOLDER]
+
+
+def shift_names() -> list[str]:
+    """The names of the held-out shifts that ``resolve_domain`` finds."""
+    return sorted({path.stem for folder in shift_folders() if folder.is_dir() for path in folder.glob("*.yaml")})
+
+
+def resolve_domain(name: str, config: RLConfig) -> tuple[str, dict[str, Any] | None]:
+    """(label, randomization mapping or ``None``) of a domain name; one ``ConfigError`` for an unknown one."""
+    if name == "nominal":
+        return name, None
+    if name == "train":
+        return name, config.randomization
+    if name in PRESETS:
+        return name, expand_randomization(name)
+    if name.lower().endswith((".yaml", ".yml")):
+        return Path(name).stem, expand_randomization(name)
+    for folder in shift_folders():
+        if (folder / f"{name}.yaml").is_file():
+            return name, expand_randomization(str(folder / f"{name}.yaml"))
+    known = ["nominal", "train", *PRESETS, *shift_names()]
+    raise ConfigError(
+        f"unknown domain {name!r}.{did_you_mean(name, known)} Use nominal, train, a preset, a shift "
+        f"({', '.join(shift_names()) or 'none found'}) or a randomization YAML path"
+    )
+
+
+# -- a loaded policy ----------------------------------------------------------------------------------
+@dataclass
+class Policy:
+    """A trained run: its config, model and observation normalization (``None`` without it)."""
+
+    config: RLConfig
+    model: Any
+    normalizer: Any
+    run: Path
+
+    def act(self, observation: Any, state: Any, episode_start: bool) -> tuple[np.ndarray, Any]:
+        """The deterministic action (and the recurrent state) for one observation."""
+        if self.normalizer is not None:
+            observation = self.normalizer.normalize_obs(observation)
+        if self.config.algo == "recurrent_ppo":
+            return self.model.predict(
+                observation, state=state, episode_start=np.array([episode_start]), deterministic=True
+            )
+        action, _ = self.model.predict(observation, deterministic=True)
+        return action, None
+
+
+def load_policy(run: str | Path) -> Policy:
+    """The final model of a run folder (``checkpoints/model_final.zip`` and its normalization)."""
+    import torch
+
+    run = Path(run)
+    config = load_run_config(run)
+    torch.set_num_threads(config.threads)
+    model_path = run / CHECKPOINTS / FINAL_MODEL
+    if not model_path.is_file():
+        raise ConfigError(f"{run} holds no trained model ({CHECKPOINTS}/{FINAL_MODEL}): has its training finished?")
+    # Acting needs no replay buffer: load off-policy models with a minimal plain one (HER's needs an env).
+    small_buffer = {"buffer_size": 1, "replay_buffer_class": None, "replay_buffer_kwargs": {}}
+    model = algo_class(config.algo).load(
+        model_path, device="cpu", custom_objects=small_buffer if config.algo in OFF_POLICY else None
+    )
+    normalizer = None
+    if (run / CHECKPOINTS / FINAL_NORMALIZE).is_file():
+        with open(run / CHECKPOINTS / FINAL_NORMALIZE, "rb") as file:
+            normalizer = pickle.load(file)  # SB3's VecNormalize statistics, written by this run's training
+        normalizer.training = False
+    return Policy(config, model, normalizer, run)
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    """Outcomes of ``episodes`` episodes in one domain: successes and returns (the env's reward summed)."""
+
+    successes: int
+    returns: tuple[float, ...]
+
+    @property
+    def success(self) -> Success:
+        return Success(self.successes, len(self.returns))
+
+    def as_dict(self) -> dict[str, Any]:
+        low, high = self.success.interval
+        return {
+            "successes": self.successes,
+            "episodes": len(self.returns),
+            "success_rate": self.success.rate,
+            "ci_low": low,
+            "ci_high": high,
+            "mean_return": float(np.mean(self.returns)),
+            "std_return": float(np.std(self.returns)),
+        }
+
+
+def run_episodes(policy: Policy, randomization: dict[str, Any] | None, n: int, seed: int = EVAL_SEED) -> DomainResult:
+    """``n`` deterministic episodes of ``policy`` in a domain, episode ``i`` reset with ``seed + i``."""
+    env = env_factory(policy.config, randomization, monitor=False)()
+    successes, returns = 0, []
+    try:
+        for i in range(n):
+            observation, info = env.reset(seed=seed + i)
+            state, start, total, done = None, True, 0.0, False
+            success = bool(info.get("is_success", False))
+            while not done:
+                action, state = policy.act(observation, state, start)
+                observation, reward, terminated, truncated, info = env.step(action)
+                start, total = False, total + float(reward)
+                success, done = bool(info.get("is_success", False)), terminated or truncated
+            successes += success
+            returns.append(total)
+    finally:
+        env.close()
+    return DomainResult(successes, tuple(returns))
+
+
+def evaluate(
+    run: str | Path, domains: Sequence[str] = ("nominal", "train"), n: int = 100, seed: int = EVAL_SEED
+) -> dict[str, Any]:
+    """Success (Wilson 95% interval) and mean return of a run's final policy per domain.
+
+    Returns ``{"run", "episodes", "seed", "domains": {label: DomainResult.as_dict()}}``.
+    """
+    if n <= 0:
+        raise ConfigError(f"the number of episodes must be positive, got {n}")
+    policy = load_policy(run)
+    resolved = [resolve_domain(name, policy.config) for name in domains]  # every bad name before any episode
+    results = {label: run_episodes(policy, randomization, n, seed).as_dict() for label, randomization in resolved}
+    return {"run": str(run), "episodes": n, "seed": seed, "domains": results}
+
+
+# -- reports ------------------------------------------------------------------------------------------
+def success_cell(result: Mapping[str, Any]) -> str:
+    """``85% [77%, 91%]``: the success rate and its Wilson 95% interval."""
+    return f"{result['success_rate']:.0%} [{result['ci_low']:.0%}, {result['ci_high']:.0%}]"
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """A markdown table of one run's results: success [95% CI] and mean return per domain."""
+    lines = ["| domain | success [95% CI] | mean return | episodes |", "|---|---|---|---|"]
+    for label, result in results["domains"].items():
+        lines.append(
+            f"| {label} | {success_cell(result)} | {result['mean_return']:.2f} ± {result['std_return']:.2f} "
+            f"| {result['episodes']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot_success(by_policy: Mapping[str, Mapping[str, Mapping[str, Any]]], path: Path, title: str = "") -> Path:
+    """A bar plot (PNG) of success per domain, one bar per policy, Wilson 95% intervals as error bars.
+
+    ``by_policy``: policy -> domain -> ``DomainResult.as_dict()``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    policies = list(by_policy)
+    domains = list(dict.fromkeys(domain for results in by_policy.values() for domain in results))
+    width = 0.8 / max(len(policies), 1)
+    figure, axis = plt.subplots(figsize=(min(14.0, 3.0 + 0.25 * len(domains) * len(policies)), 3.6), dpi=100)
+    for index, policy in enumerate(policies):
+        x = np.arange(len(domains)) + (index - (len(policies) - 1) / 2) * width
+        rows = [by_policy[policy].get(domain) for domain in domains]
+        rates = np.array([row["success_rate"] if row else np.nan for row in rows])
+        # Clipped at 0: a rate of 1 can sit a rounding error above its interval's upper end.
+        low = np.maximum([row["success_rate"] - row["ci_low"] if row else 0.0 for row in rows], 0.0)
+        high = np.maximum([row["ci_high"] - row["success_rate"] if row else 0.0 for row in rows], 0.0)
+        axis.bar(x, rates, width, yerr=[low, high], capsize=2, label=policy)
+    axis.set_xticks(np.arange(len(domains)), domains, rotation=20, ha="right")
+    axis.set_ylabel("success rate")
+    axis.set_ylim(0, 1.05)
+    axis.set_title(title, fontsize=9)
+    if len(policies) > 1:
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def write_evaluation(results: Mapping[str, Any], run: Path) -> None:
+    """``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` in the run folder."""
+    (run / f"{EVALUATION_FILE}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (run / f"{EVALUATION_FILE}.md").write_text(format_table(results))
+    plot_success({run.name: results["domains"]}, run / f"{EVALUATION_FILE}.png", f"{run.name}: success per domain")
+
+
+# -- sensitivity audit --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AuditParameter:
+    """A dynamics parameter to sweep: where a config holds it and how to pin it.
+
+    ``selects``: the link selectors whose entries hold it (``physics.links``), in order of preference;
+    empty for an ``actuation`` parameter. ``op``: how the value combines with the nominal (``set``/``scale``).
+    """
+
+    name: str
+    label: str
+    key: str
+    selects: tuple[str, ...] = ()
+    op: str = "set"
+    nominal: float | None = 1.0  # None: no finite nominal value (no latency)
+
+    def pinned(self, value: float) -> dict[str, Any]:
+        """A randomization that fixes this parameter at ``value`` and leaves everything else nominal."""
+        param = {"type": "constant", "value": float(value)}
+        if not self.selects:
+            return {"actuation": {"required": False, self.key: param}}
+        return {"physics": {"links": [{"select": self.selects[0], self.key: {**param, "op": self.op}}]}}
+
+    def training_range(self, randomization: Mapping[str, Any] | None) -> tuple[float, float] | None:
+        """(low, high) of this parameter's distribution in a randomization mapping, or ``None``."""
+        if not randomization:
+            return None
+        if not self.selects:
+            return param_range((randomization.get("actuation") or {}).get(self.key))
+        entries = (randomization.get("physics") or {}).get("links") or []
+        for select in self.selects:
+            for entry in reversed(entries):  # a later entry overrides an earlier one
+                param = entry.get(self.key)
+                if entry.get("select", "*") == select and param and param.get("op", "set") == self.op:
+                    return param_range(param)
+        return None
+
+
+def param_range(param: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """The (low, high) a scalar distribution spans (a normal: mean +- 2 std), or ``None``."""
+    if not param:
+        return None
+    kind = param.get("type")
+    values: list[Any]
+    if kind in ("uniform", "log_uniform", "truncated_normal") and "low" in param:
+        values = [param["low"], param["high"]]
+    elif kind == "constant":
+        values = [param["value"], param["value"]]
+    elif kind == "normal":
+        values = [param["mean"] - 2 * param["std"], param["mean"] + 2 * param["std"]]
+    elif kind == "choice":
+        values = [min(param["values"]), max(param["values"])]
+    else:
+        return None
+    if not all(isinstance(value, int | float) for value in values):
+        return None  # a vector parameter
+    return float(values[0]), float(values[1])
+
+
+AUDIT = (
+    AuditParameter("puck_mass", "puck mass (kg)", "mass", ("object/*",), "set", 0.2),
+    AuditParameter("puck_friction", "puck lateral friction", "lateral_friction", ("object/*",), "set", 0.5),
+    AuditParameter("pusher_mass", "pusher link masses (x nominal)", "mass", ("pusher/*", "*"), "scale", 1.0),
+    AuditParameter("gain_scale", "motor gains (x nominal)", "gain_scale"),
+    AuditParameter("force_scale", "motor force limits (x nominal)", "force_scale"),
+    AuditParameter("latency_rate", "latency rate lambda (1/s)", "latency_rate", nominal=None),
+)
+
+
+def audit_values(low: float, high: float, points: int = AUDIT_POINTS) -> list[float]:
+    """``points`` values spread geometrically from ``low / 2`` to ``2 * high``."""
+    return [float(value) for value in np.geomspace(low / 2, 2 * high, points)]
+
+
+def audit(run: str | Path, n: int = 30, points: int = AUDIT_POINTS, seed: int = EVAL_SEED) -> dict[str, Any]:
+    """Success against each parameter of ``AUDIT`` (see the module docstring); ``n`` episodes per value.
+
+    Returns ``{"run", "episodes", "parameters": {name: {"label", "range", "range_source", "nominal",
+    "points": [{"value", **DomainResult.as_dict()}]}}}``."""
+    policy = load_policy(run)
+    reference = preset_dict("physics")
+    parameters = {}
+    for parameter in AUDIT:
+        trained = parameter.training_range(policy.config.randomization)
+        span = trained or parameter.training_range(reference)
+        if span is None:
+            continue
+        rows = [
+            {"value": value, **run_episodes(policy, parameter.pinned(value), n, seed).as_dict()}
+            for value in audit_values(*span, points)
+        ]
+        parameters[parameter.name] = {
+            "label": parameter.label,
+            "range": list(span),
+            "range_source": "training" if trained else "physics preset (not randomized in training)",
+            "nominal": parameter.nominal,
+            "points": rows,
+        }
+    return {"run": str(run), "episodes": n, "seed": seed, "parameters": parameters}
+
+
+def plot_audit(by_policy: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+    """One panel per parameter: success (Wilson 95% band) against the value, one line per policy, the
+    range of the first policy's ``range`` shaded. ``by_policy``: policy -> ``audit(...)["parameters"]``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    names = list(dict.fromkeys(name for parameters in by_policy.values() for name in parameters))
+    columns = min(3, max(len(names), 1))
+    rows = max(math.ceil(len(names) / columns), 1)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 2.9 * rows), dpi=100, squeeze=False)
+    for axis, name in zip(axes.flat, names, strict=False):
+        shaded = False
+        for policy, parameters in by_policy.items():
+            if name not in parameters:
+                continue
+            entry = parameters[name]
+            values = [point["value"] for point in entry["points"]]
+            axis.plot(values, [point["success_rate"] for point in entry["points"]], marker="o", ms=3, label=policy)
+            low = [point["ci_low"] for point in entry["points"]]
+            axis.fill_between(values, low, [point["ci_high"] for point in entry["points"]], alpha=0.15)
+            if not shaded:
+                axis.axvspan(*entry["range"], color="0.85", zorder=0, label="training range")
+                if entry["nominal"] is not None:
+                    axis.axvline(entry["nominal"], color="0.4", ls="--", lw=0.8, label="nominal")
+                axis.set_title(entry["label"], fontsize=9)
+                shaded = True
+        axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.set_ylim(-0.03, 1.03)
+        axis.set_ylabel("success rate", fontsize=8)
+        axis.tick_params(labelsize=7)
+    for axis in list(axes.flat)[len(names) :]:
+        axis.set_axis_off()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(len(labels), 6))
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def format_audit(result: Mapping[str, Any]) -> str:
+    """The audit as text: per parameter, success at each value."""
+    lines = []
+    for entry in result["parameters"].values():
+        cells = ", ".join(f"{point['value']:.3g}: {point['success_rate']:.0%}" for point in entry["points"])
+        lines.append(f"{entry['label']} (range {entry['range'][0]:g}-{entry['range'][1]:g}): {cells}")
+    return "\n".join(lines)
+
+
+# -- command line -------------------------------------------------------------------------------------
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``evaluate`` subcommand's arguments for ``kind: rl`` runs."""
+    from dr_sim.cli import positive_int
+
+    parser.add_argument("run", metavar="RUN", help="run folder of 'dr-sim train' (kind: rl)")
+    parser.add_argument(
+        "--domains",
+        nargs="+",
+        default=["nominal", "train"],
+        metavar="DOMAIN",
+        help="nominal, train, a preset, a shift name (launch/shifts) or a randomization YAML (default: nominal train)",
+    )
+    parser.add_argument("-n", "--episodes", type=positive_int, default=100, help="episodes per domain (default 100)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--audit", action="store_true", help="also sweep each dynamics parameter (audit.png)")
+    parser.add_argument("--audit-episodes", type=positive_int, default=30, help="episodes per audit value (default 30)")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Run ``dr-sim evaluate RUN``: the table (or JSON) on stdout, the report files in the run folder."""
+    run = Path(args.run)
+    results = evaluate(run, args.domains, args.episodes)
+    write_evaluation(results, run)
+    if args.audit:
+        audited = audit(run, args.audit_episodes)
+        (run / f"{AUDIT_FILE}.json").write_text(json.dumps(audited, indent=1) + "\n")
+        plot_audit({run.name: audited["parameters"]}, run / f"{AUDIT_FILE}.png")
+        results = {**results, "audit": audited}
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print(format_table(results), end="")
+        if args.audit:
+            print(format_audit(results["audit"]))
+        print(f"(reports in {run})", file=sys.stderr)
+    return 0

@@ -1,0 +1,426 @@
+"""Train a stable-baselines3 policy under domain randomization from a ``kind: rl`` config.
+
+``dr-sim train CONFIG`` (``CONFIG`` a YAML file with ``kind: rl``, see ``dr_sim.policies.rl_config``)
+writes a run folder:
+
+- ``config.yaml``: the resolved config, every default filled in and the randomization expanded;
+- ``git.txt``: the commit and whether the work tree had changes (``unknown`` outside a git repository);
+- ``command.txt``: the command line;
+- ``checkpoints/``: ``model_<steps>_steps.zip`` every ``checkpoint_freq`` env steps and
+  ``model_final.zip``, each with its ``VecNormalize`` statistics (``model_vecnormalize_*.pkl``) when
+  observations or rewards are normalized;
+- ``tb/``: TensorBoard logs: stable-baselines3's, plus ``episode/success`` (the success rate of the
+  episodes finished since the last write) and ``randomization/<parameter>`` (the mean, over those
+  episodes, of each scalar parameter they were sampled with: ``info["randomization"]`` at their reset,
+  flattened as ``dr_sim.preview.flatten_params`` does);
+- ``training.json``: wall time (s), env steps per second, the last episodes' success rate.
+
+Env ``i`` of ``n_envs`` is first reset with ``seed + i``, so each worker draws its own randomization
+stream; the model is seeded with ``seed``. Nothing else draws random numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import yaml
+
+from dr_sim.errors import ConfigError, did_you_mean
+from dr_sim.policies.rl_config import (
+    ConfigInput,
+    RLConfig,
+    algo_class,
+    algo_kwargs,
+    load_rl_config,
+    read_yaml,
+)
+
+CONFIG_FILE = "config.yaml"
+TRAINING_FILE = "training.json"
+CHECKPOINTS = "checkpoints"
+FINAL_MODEL = "model_final.zip"
+FINAL_NORMALIZE = "model_vecnormalize_final.pkl"
+EPISODE_PARAMS = "episode_randomization"  # info key of the finished episode's flattened parameters
+Log = Callable[[str], None]
+
+
+# -- envs ---------------------------------------------------------------------------------------------
+class EpisodeRandomization(gym.Wrapper[Any, Any, Any, Any]):
+    """Put the episode's flattened randomization parameters (``info["randomization"]`` at its reset) into
+    the ``info`` of its last step, under ``episode_randomization`` (name -> value)."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self.params: dict[str, float] = {}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        from dr_sim.preview import flatten_params
+
+        observation, info = self.env.reset(seed=seed, options=options)
+        self.params = flatten_params(info.get("randomization") or {}, indices=False)
+        return observation, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            info = {**info, EPISODE_PARAMS: self.params}
+        return observation, float(reward), terminated, truncated, info
+
+
+def gym_id(env: str) -> str:
+    """``env`` in the ``module:id`` form that also works in freshly spawned processes (they import dr_sim)."""
+    return f"dr_sim:{env}" if env.startswith("dr_sim/") and ":" not in env else env
+
+
+def check_env_id(env: str) -> None:
+    """One ``ConfigError`` when ``env`` is not a registered id (``module:id`` imports ``module`` first)."""
+    import importlib
+
+    import dr_sim  # noqa: F401  (registers dr_sim/... ids)
+
+    module, _, name = env.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(f"env {env!r}: cannot import module {module!r} ({error})") from None
+    if name not in gym.registry:
+        raise ConfigError(f"env: unknown id {name!r}.{did_you_mean(name, list(gym.registry))}")
+
+
+def make_env(
+    env: str,
+    env_kwargs: dict[str, Any],
+    randomization: dict[str, Any] | None,
+    history: int = 0,
+    max_episode_steps: int | None = None,
+    monitor: bool = True,
+) -> gym.Env[Any, Any]:
+    """One env: dr_sim's tasks take ``randomization`` themselves, other envs get the ``DomainRandomization``
+    wrapper; then the ``History`` wrapper (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
+    from stable_baselines3.common.monitor import Monitor
+
+    from dr_sim.preview import quiet_native_stdout
+
+    kwargs = dict(env_kwargs)
+    if max_episode_steps is not None:
+        kwargs["max_episode_steps"] = max_episode_steps
+    own = env.rpartition(":")[2].startswith("dr_sim/")
+    with quiet_native_stdout():  # PyBullet prints on connect
+        made = gym.make(gym_id(env), **({"randomization": randomization} if own else {}), **kwargs)
+    if not own and randomization is not None:
+        from dr_sim.wrapper import DomainRandomization
+
+        made = DomainRandomization(made, randomization)
+    if history:
+        from dr_sim.policies.history import History
+
+        made = History(made, history)
+    made = EpisodeRandomization(made)
+    return Monitor(made) if monitor else made
+
+
+def env_factory(config: RLConfig, randomization: dict[str, Any] | None, monitor: bool = True) -> Callable:
+    """A picklable factory of the run's env under ``randomization`` (``None``: nominal)."""
+    return functools.partial(
+        make_env,
+        config.env,
+        config.env_kwargs,
+        randomization,
+        config.history,
+        config.max_episode_steps,
+        monitor,
+    )
+
+
+def make_vec_env(config: RLConfig, n_envs: int | None = None, seed: int | None = None) -> Any:
+    """The training ``VecEnv`` (env ``i`` seeded ``seed + i``), wrapped in ``VecNormalize`` when asked."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+
+    n_envs = config.n_envs if n_envs is None else n_envs
+    factory = env_factory(config, config.randomization)
+    probe = factory()  # one clear error from the main process (bad env_kwargs, bad randomization)
+    probe.close()
+    factories = [factory] * n_envs
+    venv = SubprocVecEnv(factories) if config.vec_env == "subproc" and n_envs > 1 else DummyVecEnv(factories)
+    venv.seed(config.seed if seed is None else seed)
+    normalize = config.normalization
+    if normalize is not None:
+        gamma = normalize.gamma or float(config.hyperparams.get("gamma", 0.99))
+        venv = VecNormalize(
+            venv,
+            norm_obs=normalize.norm_obs,
+            norm_reward=normalize.norm_reward,
+            clip_obs=normalize.clip_obs,
+            clip_reward=normalize.clip_reward,
+            gamma=gamma,
+        )
+    return venv
+
+
+# -- the model ----------------------------------------------------------------------------------------
+def policy_name(config: RLConfig, observation_space: gym.Space[Any]) -> str:
+    """SB3's policy name for the observation space (Dict: ``MultiInput...``) and algorithm (LSTM or not)."""
+    dict_obs = isinstance(observation_space, gym.spaces.Dict)
+    if config.algo == "recurrent_ppo":
+        return "MultiInputLstmPolicy" if dict_obs else "MlpLstmPolicy"
+    return "MultiInputPolicy" if dict_obs else "MlpPolicy"
+
+
+def build_model(config: RLConfig, venv: Any, tensorboard: Path | None) -> Any:
+    """The algorithm on ``venv``, seeded with ``config.seed``; bad hyperparameter values end in a ``ConfigError``."""
+    kwargs = algo_kwargs(config, int(np.prod(venv.action_space.shape)))
+    if config.her:
+        from stable_baselines3 import HerReplayBuffer
+
+        if not isinstance(venv.observation_space, gym.spaces.Dict):
+            raise ConfigError(f"her: true needs a goal-conditioned env with Dict observations; {config.env} has none")
+        kwargs["replay_buffer_class"] = HerReplayBuffer
+        # The dense reward of dr_sim's goal tasks reads the step's info (the pusher position, for example).
+        kwargs["replay_buffer_kwargs"] = {"copy_info_dict": True, **kwargs.get("replay_buffer_kwargs", {})}
+    try:
+        return algo_class(config.algo)(
+            policy_name(config, venv.observation_space),
+            venv,
+            seed=config.seed,
+            verbose=0,
+            device="cpu",
+            tensorboard_log=None if tensorboard is None else str(tensorboard),
+            **kwargs,
+        )
+    except (TypeError, ValueError, AssertionError) as error:
+        raise ConfigError(f"hyperparams for {config.algo}: {error}") from None
+
+
+# -- callbacks ----------------------------------------------------------------------------------------
+def _callbacks() -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class EpisodeLogger(BaseCallback):
+        """TensorBoard scalars of finished episodes: ``episode/success`` and ``randomization/<name>``
+        (means over the episodes since the last write); writes once more when training ends."""
+
+        def _on_step(self) -> bool:
+            for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
+                if not done:
+                    continue
+                if "is_success" in info:
+                    self.logger.record_mean("episode/success", float(info["is_success"]))
+                for name, value in info.get(EPISODE_PARAMS, {}).items():
+                    self.logger.record_mean(f"randomization/{name}", value)
+            return True
+
+        def _on_training_end(self) -> None:
+            self.logger.dump(self.num_timesteps)
+
+    class Progress(BaseCallback):
+        """A progress bar on stderr: steps, steps/s and the time left (a line every 10% when not a terminal)."""
+
+        def __init__(self, total: int, interval: float = 1.0) -> None:
+            super().__init__()
+            self.total, self.interval = total, interval
+            self.start = self.last = time.perf_counter()
+            self.tty = sys.stderr.isatty()
+            self.shown_tenth = 0
+
+        def _on_training_start(self) -> None:
+            self.start = self.last = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            now = time.perf_counter()
+            done = min(self.num_timesteps, self.total)
+            tenth = 10 * done // self.total
+            if (self.tty and now - self.last >= self.interval) or (not self.tty and tenth > self.shown_tenth):
+                self.last, self.shown_tenth = now, tenth
+                self.show(done, now)
+            return True
+
+        def show(self, done: int, now: float) -> None:
+            rate = done / max(now - self.start, 1e-9)
+            left = (self.total - done) / rate if rate > 0 else math.inf
+            bar = "#" * (30 * done // self.total)
+            eta = f"{left // 60:.0f}m{left % 60:02.0f}s" if math.isfinite(left) else "?"
+            line = f"[{bar:<30}] {done:>9,}/{self.total:,} steps  {rate:6.0f} steps/s  {eta} left"
+            print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+        def _on_training_end(self) -> None:
+            if self.tty:
+                self.show(min(self.num_timesteps, self.total), time.perf_counter())
+                print(file=sys.stderr, flush=True)
+
+    return EpisodeLogger, Progress
+
+
+def callbacks(config: RLConfig, run: Path, progress: bool) -> list[Any]:
+    """Episode logging, periodic checkpoints, optional evaluation and an optional progress bar."""
+    from stable_baselines3.common.callbacks import CheckpointCallback
+
+    episode_logger, progress_bar = _callbacks()
+    chosen: list[Any] = [episode_logger()]
+    if config.checkpoint_every:
+        chosen.append(
+            CheckpointCallback(
+                max(config.checkpoint_every // config.n_envs, 1),
+                str(run / CHECKPOINTS),
+                name_prefix="model",
+                save_vecnormalize=True,
+            )
+        )
+    if config.eval_freq:
+        chosen.append(eval_callback(config))
+    if progress:
+        chosen.append(progress_bar(config.total_timesteps))
+    return chosen
+
+
+def eval_callback(config: RLConfig) -> Any:
+    """SB3's ``EvalCallback`` in the training domain (deterministic; ``eval/success_rate`` in TensorBoard)."""
+    from stable_baselines3.common.callbacks import EvalCallback
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = make_vec_env(config.model_copy(update={"vec_env": "dummy", "normalize": False}), 1, config.seed + 1_000_000)
+    normalize = config.normalization
+    if normalize is not None:
+        venv = VecNormalize(venv, training=False, norm_obs=normalize.norm_obs, norm_reward=False)
+    return EvalCallback(
+        venv,
+        n_eval_episodes=config.eval_episodes,
+        eval_freq=max(config.eval_freq // config.n_envs, 1),
+        deterministic=True,
+        verbose=0,
+    )
+
+
+# -- the run folder -----------------------------------------------------------------------------------
+def git_state(where: Path | None = None) -> str:
+    """``<commit hash>`` and ``dirty``/``clean`` of the repository holding this code; ``unknown`` outside one."""
+    where = where or Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=where, capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit} {'dirty' if dirty else 'clean'}"
+
+
+def resolved_config(config: RLConfig) -> dict[str, Any]:
+    """The config as plain data, every default filled in (what ``config.yaml`` holds)."""
+    return config.model_dump(mode="json")
+
+
+def write_run_files(config: RLConfig, run: Path) -> None:
+    """``config.yaml``, ``git.txt`` and ``command.txt``."""
+    (run / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    (run / CONFIG_FILE).write_text(yaml.safe_dump(resolved_config(config), sort_keys=False))
+    (run / "git.txt").write_text(git_state() + "\n")
+    (run / "command.txt").write_text(" ".join(shlex.quote(arg) for arg in sys.argv) + "\n")
+
+
+def is_rl_run(run: str | Path) -> bool:
+    """Whether ``run`` is a run folder of this module (its ``config.yaml`` says ``kind: rl``)."""
+    path = Path(run) / CONFIG_FILE
+    try:
+        return path.is_file() and (yaml.safe_load(path.read_text()) or {}).get("kind") == "rl"
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False
+
+
+def load_run_config(run: str | Path) -> RLConfig:
+    """The resolved config of a run folder (``config.yaml``)."""
+    run = Path(run)
+    if not run.is_dir():
+        raise ConfigError(f"run folder {str(run)!r} does not exist")
+    if not (run / CONFIG_FILE).is_file():
+        raise ConfigError(f"{run} is not a training run: it has no {CONFIG_FILE}")
+    return load_rl_config(read_yaml(run / CONFIG_FILE, "run config"))
+
+
+# -- training -----------------------------------------------------------------------------------------
+def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -> Path:
+    """Train as the config says; returns the run folder (see the module docstring for its contents)."""
+    import torch
+
+    config = load_rl_config(source)
+    check_env_id(config.env)
+    torch.set_num_threads(config.threads)
+    run = Path(config.out)
+    write_run_files(config, run)
+    venv = make_vec_env(config)
+    try:
+        model = build_model(config, venv, run / "tb")
+        if log:
+            log(f"training {config.algo} on {config.env} for {config.total_timesteps:,} steps -> {run}")
+        start = time.perf_counter()
+        model.learn(
+            config.total_timesteps,
+            callback=callbacks(config, run, progress),
+            tb_log_name=config.algo,
+        )
+        seconds = time.perf_counter() - start
+        model.save(run / CHECKPOINTS / FINAL_MODEL)
+        if model.get_vec_normalize_env() is not None:
+            model.get_vec_normalize_env().save(str(run / CHECKPOINTS / FINAL_NORMALIZE))
+        successes = list(model.ep_success_buffer)
+        summary = {
+            "algo": config.algo,
+            "env": config.env,
+            "total_timesteps": config.total_timesteps,
+            "timesteps": int(model.num_timesteps),
+            "wall_seconds": seconds,
+            "steps_per_second": model.num_timesteps / seconds,
+            "last_episodes_success": float(np.mean(successes)) if successes else None,
+            "last_episodes": len(successes),
+            "threads": config.threads,
+        }
+        (run / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
+    finally:
+        venv.close()
+    return run
+
+
+# -- command line -------------------------------------------------------------------------------------
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` subcommand's arguments for ``kind: rl`` configs."""
+    parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl'")
+    parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run ``dr-sim train CONFIG`` for a ``kind: rl`` config: train and print the run folder."""
+    data = read_yaml(args.config, "training config")
+    if args.out is not None:
+        data["out"] = args.out
+    # Relative randomization paths are taken from the config's folder, as when loading the file itself.
+    randomization = data.get("randomization")
+    if isinstance(randomization, str) and randomization.lower().endswith((".yaml", ".yml")):
+        path = Path(randomization).expanduser()
+        data["randomization"] = str(path if path.is_absolute() else Path(args.config).parent / path)
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    run = train(data, log, progress=not args.quiet)
+    summary = json.loads((run / TRAINING_FILE).read_text())
+    success = summary["last_episodes_success"]
+    shown = f", success of the last {summary['last_episodes']} episodes {success:.0%}" if success is not None else ""
+    print(
+        f"trained {run / CHECKPOINTS / FINAL_MODEL} in {summary['wall_seconds']:.0f} s "
+        f"({summary['steps_per_second']:.0f} steps/s){shown}"
+    )
+    return 0
