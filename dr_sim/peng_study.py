@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from dr_sim.config.loader import format_validation_error
+from dr_sim.config.loader import format_validation_error, read_yaml_mapping
 from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError, DrSimError
 
@@ -66,10 +66,9 @@ class StudyConfig(StrictModel):
 
 def load_study(source: str | Path | Mapping[str, Any], base: Path | None = None) -> tuple[StudyConfig, Path]:
     """The validated study and the folder its relative paths start from (the YAML's; else ``base`` or ``.``)."""
-    from dr_sim.policies.rl_config import read_yaml
 
     if isinstance(source, str | Path):
-        origin, folder, data = str(source), Path(source).parent, read_yaml(source, "study config")
+        origin, folder, data = str(source), Path(source).parent, read_yaml_mapping(source, "study config")
     else:
         origin, folder, data = "study config", base or Path("."), dict(source)
     try:
@@ -345,9 +344,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print the markdown report."""
-    from dr_sim.policies.rl_config import read_yaml
 
-    data = read_yaml(args.config, "study config")
+    data = read_yaml_mapping(args.config, "study config")
     if args.timesteps is not None:
         data["base"] = {**(data.get("base") or {}), "total_timesteps": args.timesteps}
         data["policies"] = {

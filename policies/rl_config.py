@@ -37,11 +37,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from dr_sim.config import PRESETS, load_config, preset_dict
-from dr_sim.config.loader import format_validation_error
+from dr_sim.config.loader import format_validation_error, read_yaml_mapping
 from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError, did_you_mean
 
@@ -112,22 +111,6 @@ class RLConfig(StrictModel):
 ConfigInput = str | Path | Mapping[str, Any] | RLConfig
 
 
-def read_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
-    """A YAML mapping from a file (``yaml.safe_load``); one ``ConfigError`` if missing, invalid or not a mapping."""
-    path = Path(path)
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        raise ConfigError(f"{what} {str(path)!r} must be a .yaml or .yml file")
-    if not path.is_file():
-        raise ConfigError(f"{what} file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: invalid YAML: {getattr(error, 'problem', None) or error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
-    return data
-
-
 def expand_randomization(source: Any, base: Path | None = None) -> dict[str, Any] | None:
     """The randomization as a plain mapping (validated): a preset's or YAML file's content, a mapping as
     it is, ``None`` for the nominal scene. Relative YAML paths are taken from ``base`` (the config's folder)."""
@@ -146,7 +129,7 @@ def expand_randomization(source: Any, base: Path | None = None) -> dict[str, Any
                 f"randomization {source!r} is neither a preset ({', '.join(PRESETS)}) nor a .yaml file."
                 f"{did_you_mean(source, PRESETS)}"
             )
-        data = read_yaml(path, "randomization")
+        data = read_yaml_mapping(path, "randomization")
     else:
         raise ConfigError(f"randomization must be a preset name, a YAML path or a mapping, got {source!r}")
     load_config(data)  # one ConfigError naming the bad key
@@ -162,7 +145,7 @@ def load_rl_config(source: ConfigInput) -> RLConfig:
     if isinstance(source, RLConfig):
         return source
     if isinstance(source, str | Path):
-        origin, base, data = str(source), Path(source).parent, read_yaml(source, "training config")
+        origin, base, data = str(source), Path(source).parent, read_yaml_mapping(source, "training config")
     else:
         origin, base, data = "rl config", None, dict(source)
     if data.get("kind") != KIND:

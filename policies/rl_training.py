@@ -37,6 +37,7 @@ import gymnasium as gym
 import numpy as np
 import yaml
 
+from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.errors import ConfigError, did_you_mean
 from dr_sim.policies.rl_config import (
     ConfigInput,
@@ -44,7 +45,6 @@ from dr_sim.policies.rl_config import (
     algo_class,
     algo_kwargs,
     load_rl_config,
-    read_yaml,
 )
 
 CONFIG_FILE = "config.yaml"
@@ -350,7 +350,7 @@ def load_run_config(run: str | Path) -> RLConfig:
         raise ConfigError(f"run folder {str(run)!r} does not exist")
     if not (run / CONFIG_FILE).is_file():
         raise ConfigError(f"{run} is not a training run: it has no {CONFIG_FILE}")
-    return load_rl_config(read_yaml(run / CONFIG_FILE, "run config"))
+    return load_rl_config(read_yaml_mapping(run / CONFIG_FILE, "run config"))
 
 
 # -- training -----------------------------------------------------------------------------------------
@@ -406,7 +406,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``dr-sim train CONFIG`` for a ``kind: rl`` config: train and print the run folder."""
-    data = read_yaml(args.config, "training config")
+    data = read_yaml_mapping(args.config, "training config")
     if args.out is not None:
         data["out"] = args.out
     # Relative randomization paths are taken from the config's folder, as when loading the file itself.
