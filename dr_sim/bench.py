@@ -32,7 +32,6 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Sequence
@@ -432,7 +431,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommand's arguments."""
-    from dr_sim.cli import non_negative_int, positive_int
+    from dr_sim.arguments import non_negative_int, positive_int
 
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--resets", type=positive_int, default=10_000, help="resets for memory growth (default 10000)")
@@ -466,6 +465,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry point (``benchmarks/bench_engine.py``): ``dr-sim bench`` with its options."""
-    from dr_sim.cli import main as cli_main
+    from dr_sim.arguments import run_command
 
-    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
+    return run_command("dr-sim bench", add_arguments, run, __doc__, argv)

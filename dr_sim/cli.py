@@ -10,51 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
 
-PROG = "dr-sim"
-EXIT_ERROR = 2
+from dr_sim.arguments import EXIT_ERROR, PROG, ArgumentError, Parser, guarded
 
 #: Subcommands not implemented yet, with what they will do.
 LATER = {
     "adapt": "adapt randomization ranges or a policy to target data",
 }
-
-
-class ArgumentError(Exception):
-    """A bad command line argument (raised instead of argparse's usage dump and exit)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors become one line, reported by ``main``."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ArgumentError(message)
-
-
-def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """A parser whose errors end in ``dr-sim``'s one-line message (for options parsed in two stages)."""
-    return _Parser(prog=prog, description=description)
-
-
-def _int_at_least(text: str, least: int, kind: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    return _int_at_least(text, 1, "positive")
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    return _int_at_least(text, 0, "non-negative")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,13 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     from dr_sim.datasets import generate
     from dr_sim.gap import cli as gap_cli
 
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Domain randomization for PyBullet + Gymnasium.",
         epilog="Run 'dr-sim COMMAND --help' for a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     runners: dict[str, Callable[[argparse.Namespace], int]] = {}
 
     # name, add_arguments, run, one-line purpose, description
@@ -155,19 +117,11 @@ def _version() -> str:
         return "unknown"
 
 
-def fail(message: str) -> int:
-    """Print ``dr-sim: error: <message>`` (one line) on stderr and return the exit code 2."""
-    line = " ".join(str(message).split())  # one line, whatever the message held
-    print(f"{PROG}: error: {line}", file=sys.stderr)
-    return EXIT_ERROR
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``dr-sim``; returns the exit code (0 ok, 2 error)."""
-    from dr_sim.errors import DrSimError
-
     parser = build_parser()
-    try:
+
+    def command() -> int:
         # Subcommands of a later release accept anything (their options are not defined yet).
         args, unknown = parser.parse_known_args(argv)
         if unknown and args.command not in LATER:
@@ -176,13 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_ERROR
         return int(args.runners[args.command](args) or 0)
-    except ArgumentError as error:
-        return fail(f"{error} (see '{PROG} --help')")
-    except DrSimError as error:
-        return fail(str(error))
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+
+    return guarded(command, PROG)
 
 
 if __name__ == "__main__":

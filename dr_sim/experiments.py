@@ -70,7 +70,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``dr-sim evaluate RUN ...``: parse the options for the run's kind and hand over."""
-    from dr_sim.cli import PROG, make_parser
+    from dr_sim.arguments import PROG, make_parser
 
     kind = run_kind(Path(args.run))
     module = importlib.import_module(EVALUATORS[kind])

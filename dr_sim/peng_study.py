@@ -40,7 +40,7 @@ from pydantic import Field, ValidationError
 
 from dr_sim.config.loader import format_validation_error, read_yaml_mapping
 from dr_sim.config.params import StrictModel
-from dr_sim.errors import ConfigError, DrSimError
+from dr_sim.errors import ConfigError
 
 GOAL_NOMINAL_MAX = 0.5
 GOAL_DYNAMICS_MIN = 0.85
@@ -332,7 +332,7 @@ def write_report(summary: Mapping[str, Any], out: Path) -> None:
 # -- command line -------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The study's arguments."""
-    from dr_sim.cli import non_negative_int, positive_int
+    from dr_sim.arguments import non_negative_int, positive_int
 
     parser.add_argument("config", metavar="CONFIG", help="study config (launch/peng_study.yaml)")
     parser.add_argument("--out", default=None, help="output folder (default: the config's 'out')")
@@ -364,19 +364,16 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.peng_study``: one line on stderr and exit code 2 on a bad config."""
-    from dr_sim.cli import ArgumentError, _Parser, fail
+    from dr_sim.arguments import run_command
 
-    parser = _Parser(prog="python -m dr_sim.peng_study", description=(__doc__ or "").split("\n\n")[0])
-    add_arguments(parser)
-    try:
-        return run(parser.parse_args(argv))
-    except ArgumentError as error:
-        return fail(str(error))
-    except DrSimError as error:
-        return fail(str(error))
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_command(
+        "python -m dr_sim.peng_study",
+        add_arguments,
+        run,
+        __doc__,
+        argv,
+        "interrupted; rerun the same command to resume",
+    )
 
 
 if __name__ == "__main__":

@@ -321,7 +321,7 @@ def preview(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``preview`` subcommand's arguments."""
-    from dr_sim.cli import positive_int
+    from dr_sim.arguments import positive_int
 
     parser.add_argument("randomization", metavar="PRESET|CONFIG", help="preset (none, physics, visual, full) or YAML")
     parser.add_argument("-n", type=positive_int, default=16, help="number of randomized episodes (default 16)")

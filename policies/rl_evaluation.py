@@ -398,7 +398,7 @@ def format_audit(result: Mapping[str, Any]) -> str:
 # -- command line -------------------------------------------------------------------------------------
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``evaluate`` subcommand's arguments for ``kind: rl`` runs."""
-    from dr_sim.cli import positive_int
+    from dr_sim.arguments import positive_int
 
     parser.add_argument("run", metavar="RUN", help="run folder of 'dr-sim train' (kind: rl)")
     parser.add_argument(

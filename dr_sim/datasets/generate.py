@@ -149,7 +149,7 @@ def _finish(root: Path, meta: dict[str, Any], export: list[str]) -> dict[str, st
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``generate`` subcommand's arguments."""
-    from dr_sim.cli import positive_int
+    from dr_sim.arguments import positive_int
 
     parser.add_argument("config", metavar="CONFIG", help="generator config, a YAML file (see dr_sim.datasets.config)")
     parser.add_argument("--out", required=True, help="data set folder: new, empty, or a previous run to resume")
@@ -177,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.datasets.generate``: the same as ``dr-sim generate`` (one-line errors, exit code 2)."""
-    from dr_sim.cli import main as cli_main
+    from dr_sim.arguments import run_command
 
-    return cli_main(["generate", *(sys.argv[1:] if argv is None else argv)])
+    return run_command("dr-sim generate", add_arguments, run, __doc__, argv)
 
 
 if __name__ == "__main__":

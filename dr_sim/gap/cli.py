@@ -216,7 +216,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``gap`` subcommand's arguments."""
-    from dr_sim.cli import non_negative_int, positive_int
+    from dr_sim.arguments import non_negative_int, positive_int
 
     parser.add_argument("a", metavar="A", help="image folder (png/jpg), data set folder or generator config (.yaml)")
     parser.add_argument("b", metavar="B", help="the other set, in any of the same forms")
@@ -252,9 +252,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.gap.cli``: the same as ``dr-sim gap`` (one-line errors, exit code 2)."""
-    from dr_sim.cli import main as cli_main
+    from dr_sim.arguments import run_command
 
-    return cli_main(["gap", *(sys.argv[1:] if argv is None else argv)])
+    return run_command("dr-sim gap", add_arguments, run, __doc__, argv)
 
 
 if __name__ == "__main__":
