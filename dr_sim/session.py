@@ -53,6 +53,8 @@ class RandomizationSession:
         default_camera: the nominal camera when neither ``camera`` nor the config gives one.
         kept_keys: Dict state entries that image observations keep (a goal-conditioned task keeps
             ``achieved_goal`` and ``desired_goal``, so that HER can relabel image observations too).
+        segment_observations: render image observations with segmentation too, so that ``last_frame``
+            serves labels of the observed image without a second render.
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class RandomizationSession:
         camera: CameraSpec | dict[str, Any] | None = None,
         default_camera: CameraSpec = DEFAULT_CAMERA,
         kept_keys: tuple[str, ...] = (),
+        segment_observations: bool = False,
     ) -> None:
         if obs_type not in OBS_TYPES:
             raise ConfigError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
@@ -91,6 +94,7 @@ class RandomizationSession:
         )
         self.obs_type = obs_type if obs_type != "state" else None
         self.kept_keys = kept_keys
+        self.segment_observations = segment_observations
         self.scene = Scene(client_id, body_names)
         nominal = camera if camera is not None else (config.camera.nominal if config.camera else None)
         self.camera = _make_camera(client_id, nominal or default_camera, image_size)
@@ -144,6 +148,7 @@ class RandomizationSession:
             params = self.engine.sample_episode(np.random.default_rng(episode_stream))
             params["step_seed"] = int(np.random.default_rng(step_stream).integers(2**63))
         self.camera.reset()
+        self.last_frame = None  # a frame of the previous episode
         self.engine.apply(self.scene, params)
         self._step_params = params
         self._step_rng = np.random.default_rng(params["step_seed"])
@@ -170,7 +175,7 @@ class RandomizationSession:
         if self.obs_type is None:
             return obs
         with_depth = self.obs_type in ("rgbd", "state+rgbd")
-        frame = self.render_frame(depth=with_depth, segmentation=False)
+        frame = self.render_frame(depth=with_depth, segmentation=self.segment_observations)
         images: dict[str, np.ndarray] = {"rgb": frame.rgb}
         if with_depth and frame.depth is not None:
             images["depth"] = frame.depth[..., None]

@@ -74,6 +74,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
     success_distance: ClassVar[float] = 0.05  # m
     kept_keys: ClassVar[tuple[str, ...]] = ()  # state entries that image observations keep
     arm: Arm | None = None  # set in ``build`` by tasks with an arm
+    segment_observations: ClassVar[bool] = False  # image observations keep their segmentation (for labels)
 
     def __init__(
         self,
@@ -128,6 +129,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
                 image_size=image_size,
                 default_camera=self.camera_spec,
                 kept_keys=self.kept_keys,
+                segment_observations=self.segment_observations,
             )
         except Exception:
             client.disconnect()

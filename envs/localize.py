@@ -30,6 +30,7 @@ from dr_sim.config.schema import CameraSpec
 from dr_sim.envs.base import TabletopEnv
 from dr_sim.envs.objects import OBJECTS, add_object
 from dr_sim.errors import ConfigError
+from dr_sim.scene.labels import mask_box
 
 TARGET_LOW = np.array([-0.2, -0.2])  # m, where the target's centre may lie
 TARGET_HIGH = np.array([0.2, 0.2])
@@ -49,6 +50,7 @@ class LocalizeEnv(TabletopEnv):
 
     camera_spec: ClassVar[CameraSpec] = CameraSpec(eye=[0.5, 0.0, 0.7], target=[0.0, 0.0, 0.0], fov=45.0)
     success_distance: ClassVar[float] = 0.03  # m
+    segment_observations = True  # the labels in info come from the observed frame's segmentation
 
     def __init__(
         self, target_shape: str = "cube", clearance: float = 0.01, obs_type: str = "rgb", **kwargs: Any
@@ -157,19 +159,20 @@ class LocalizeEnv(TabletopEnv):
           distractor;
         - ``camera_intrinsics`` (3x3 K, pixels) and ``camera_pose`` (4x4 camera-to-world, OpenCV frame, m).
         """
-        camera = self.session.camera
-        frame = camera.render(self.session.scene.light, depth=False, segmentation=True)
+        camera, frame = self.session.camera, self.session.last_frame
+        if frame is None or frame.body is None:  # state observations render no image: render one here
+            frame = camera.render(self.session.scene.light, depth=False, segmentation=True)
         assert frame.body is not None
         target = self.sim_bodies["object"]
-        rows, cols = np.nonzero(frame.body == target)
-        box = None if rows.size == 0 else [int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1]
+        mask = frame.body == target
+        box = mask_box(mask)
         seen = set(np.unique(frame.body).tolist())
         position, orientation = self.physics_client.getBasePositionAndOrientation(target)
         return {
             "target_position": [float(v) for v in position],
             "target_orientation": [float(v) for v in orientation],
-            "target_box": box,
-            "target_pixels": int(rows.size),
+            "target_box": None if box is None else [int(edge) for edge in box],
+            "target_pixels": int(np.count_nonzero(mask)),
             "mask_ids": {"target": target, "distractors": [b for b in self.distractor_bodies if b in seen]},
             "camera_intrinsics": camera.intrinsics().tolist(),
             "camera_pose": camera.pose().tolist(),
