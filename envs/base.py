@@ -212,8 +212,8 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         """The true state observation (before sensing noise)."""
         raise NotImplementedError
 
-    def evaluate(self) -> tuple[float, bool, bool]:
-        """(reward, success, terminated) of the current state."""
+    def evaluate(self, info: dict[str, Any]) -> tuple[float, bool, bool]:
+        """(reward, success, terminated) of the current state; ``info`` is this step's ``task_info()``."""
         raise NotImplementedError
 
     def task_info(self) -> dict[str, Any]:
@@ -238,8 +238,9 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         params = self.reset_scene(seed, options)
         observation = self._observe(self.state())
-        _, success, _ = self.evaluate()
-        return observation, {"is_success": bool(success), "randomization": params, **self.task_info()}
+        info = self.task_info()
+        _, success, _ = self.evaluate(info)
+        return observation, {"is_success": bool(success), "randomization": params, **info}
 
     def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         action = self.session.transmit(np.asarray(action, dtype=np.float64))
@@ -247,9 +248,10 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         for _ in range(self.substeps):
             self.before_substep()
             self.physics_client.stepSimulation()
-        reward, success, terminated = self.evaluate()
+        info = self.task_info()
+        reward, success, terminated = self.evaluate(info)
         observation = self._observe(self.state())
-        return observation, float(reward), bool(terminated), False, {"is_success": bool(success), **self.task_info()}
+        return observation, float(reward), bool(terminated), False, {"is_success": bool(success), **info}
 
     def render(self) -> np.ndarray | None:
         """The scene camera's randomized RGB image (uint8, image_size square) in ``rgb_array`` mode."""
@@ -323,12 +325,12 @@ class GoalEnv(TabletopEnv):
             "desired_goal": self.goal.astype(np.float32),
         }
 
-    def evaluate(self) -> tuple[float, bool, bool]:
+    def evaluate(self, info: dict[str, Any]) -> tuple[float, bool, bool]:
         # From the float32 goals the agent observes and the step's info, so that HER's relabelled
         # rewards agree exactly with the step's.
         achieved, desired = self.achieved_goal().astype(np.float32), self.goal.astype(np.float32)
         success = bool(self.goal_distance(achieved, desired) < self.success_distance)
-        reward = float(self.compute_reward(achieved, desired, self.task_info()))
+        reward = float(self.compute_reward(achieved, desired, info))
         return reward, success, success and self.terminate_on_success
 
     @staticmethod

@@ -133,7 +133,7 @@ class LocalizeEnv(TabletopEnv):
             return float("inf")
         return float(np.linalg.norm(self.estimate - self.target_position()[:2]))
 
-    def evaluate(self) -> tuple[float, bool, bool]:
+    def evaluate(self, info: dict[str, Any]) -> tuple[float, bool, bool]:
         error = self.error()
         success = error < self.success_distance
         reward = -error if self.reward_type == "dense" else -float(not success)
@@ -191,7 +191,8 @@ class LocalizeEnv(TabletopEnv):
         reset's (the scene has not changed).
         """
         self.act(np.asarray(action, dtype=np.float64))
-        reward, success, terminated = self.evaluate()
+        info = self.task_info()
+        reward, success, terminated = self.evaluate(info)
         observation = copy.deepcopy(self._observation)
-        info = {"is_success": bool(success), **self.task_info()}
+        info = {"is_success": bool(success), **info}
         return observation, float(reward), bool(terminated), False, info
