@@ -5,7 +5,8 @@ A training config (YAML) names its ``kind``: ``pose`` (the perception network,
 ``dr-sim evaluate RUN ...`` reads the kind from the run folder (``config.yaml`` of an RL run, ``model.pt``
 of a pose run) and parses the rest of the command line with that kind's options:
 
-- ``rl``: ``--domains nominal train <shift or YAML> ...``, ``-n``, ``--json``, ``--audit``;
+- ``rl``: ``--domains nominal train <shift or YAML> ...``, ``-n``, ``--json``, ``--audit``, ``--workers``,
+  ``--backend local|ray`` and ``--address auto|HOST:PORT`` (``dr_sim.backends``);
 - ``pose``: ``--data [NAME=]DIR`` (repeatable), ``--json``.
 """
 

@@ -1,6 +1,7 @@
 """Evaluate a trained policy across domains, and audit its sensitivity to each dynamics parameter.
 
-``dr-sim evaluate RUN [--domains nominal train heavy ...] [-n 100] [--json] [--audit]``
+``dr-sim evaluate RUN [--domains nominal train heavy ...] [-n 100] [--json] [--audit] [--workers W]
+[--backend local|ray [--address auto|HOST:PORT]]``
 
 Domains: ``nominal`` (no randomization), ``train`` (the run's own randomization), a preset name, the
 name of a held-out shift in ``launch/shifts/`` (``heavy``, ``light``, ``low_gains``, ``high_gains``,
@@ -15,33 +16,48 @@ masses, motor gains and force limits, latency), one at a time, pinned to a const
 nominal scene, at ``AUDIT_POINTS`` values spread geometrically from half the low end to twice the high
 end of its training range (the physics preset's range when the run does not randomize it).
 ``RUN`` gets ``audit.json`` and ``audit.png`` (one panel per parameter, the training range shaded).
+
+The episodes of a sweep (every domain, every audit value) run in chunks of ``CHUNK_EPISODES`` on
+``--workers W`` workers (``dr_sim.backends``: local processes, or actors of a Ray cluster with
+``--backend ray``), each loading the policy once from the run's files sent to it. Episode ``i`` is
+reset with the same seed wherever it runs, so the numbers equal a one-process run's.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import pickle
 import sys
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dr_sim.backends import Backend, run_units
 from dr_sim.config import PRESETS, preset_dict
 from dr_sim.errors import ConfigError, did_you_mean
 from dr_sim.policies.controllers.evaluate import Success
 from dr_sim.policies.rl_config import OFF_POLICY, RLConfig, algo_class, expand_randomization
-from dr_sim.policies.rl_training import CHECKPOINTS, FINAL_MODEL, FINAL_NORMALIZE, env_factory, load_run_config
+from dr_sim.policies.rl_training import (
+    CHECKPOINTS,
+    FINAL_MODEL,
+    FINAL_NORMALIZE,
+    env_factory,
+    load_run_config,
+)
 
 EVAL_SEED = 10_000
 AUDIT_POINTS = 7
 SHIFTS_FOLDER = Path("launch") / "shifts"
 EVALUATION_FILE = "evaluation"  # .json, .md, .png
 AUDIT_FILE = "audit"  # .json, .png
+CHUNK_EPISODES = 10  # episodes per unit of work of a sweep
 
 
 # -- domains ------------------------------------------------------------------------------------------
@@ -98,27 +114,49 @@ class Policy:
         return action, None
 
 
+@dataclass(frozen=True)
+class SavedPolicy:
+    """A run's final policy as its config and file bytes (``checkpoints/model_final.zip`` and the
+    normalization pickle, ``None`` without one): picklable, so workers load it without the run folder."""
+
+    config: RLConfig
+    model: bytes
+    normalize: bytes | None
+    run: str
+
+    @classmethod
+    def read(cls, run: str | Path) -> SavedPolicy:
+        """Read a run folder; one ``ConfigError`` when it is not a run or holds no final model."""
+        run = Path(run)
+        config = load_run_config(run)
+        model_path = run / CHECKPOINTS / FINAL_MODEL
+        if not model_path.is_file():
+            raise ConfigError(f"{run} holds no trained model ({CHECKPOINTS}/{FINAL_MODEL}): has its training finished?")
+        normalize = run / CHECKPOINTS / FINAL_NORMALIZE
+        return cls(config, model_path.read_bytes(), normalize.read_bytes() if normalize.is_file() else None, str(run))
+
+    def load(self) -> Policy:
+        """The model, ready to act (torch set to the run's thread count)."""
+        import torch
+
+        torch.set_num_threads(self.config.threads)
+        # Acting needs no replay buffer: load off-policy models with a minimal plain one (HER's needs an env).
+        small_buffer = {"buffer_size": 1, "replay_buffer_class": None, "replay_buffer_kwargs": {}}
+        model = algo_class(self.config.algo).load(
+            io.BytesIO(self.model),
+            device="cpu",
+            custom_objects=small_buffer if self.config.algo in OFF_POLICY else None,
+        )
+        normalizer = None
+        if self.normalize is not None:
+            normalizer = pickle.loads(self.normalize)  # SB3's VecNormalize statistics, written by this run's training
+            normalizer.training = False
+        return Policy(self.config, model, normalizer, Path(self.run))
+
+
 def load_policy(run: str | Path) -> Policy:
     """The final model of a run folder (``checkpoints/model_final.zip`` and its normalization)."""
-    import torch
-
-    run = Path(run)
-    config = load_run_config(run)
-    torch.set_num_threads(config.threads)
-    model_path = run / CHECKPOINTS / FINAL_MODEL
-    if not model_path.is_file():
-        raise ConfigError(f"{run} holds no trained model ({CHECKPOINTS}/{FINAL_MODEL}): has its training finished?")
-    # Acting needs no replay buffer: load off-policy models with a minimal plain one (HER's needs an env).
-    small_buffer = {"buffer_size": 1, "replay_buffer_class": None, "replay_buffer_kwargs": {}}
-    model = algo_class(config.algo).load(
-        model_path, device="cpu", custom_objects=small_buffer if config.algo in OFF_POLICY else None
-    )
-    normalizer = None
-    if (run / CHECKPOINTS / FINAL_NORMALIZE).is_file():
-        with open(run / CHECKPOINTS / FINAL_NORMALIZE, "rb") as file:
-            normalizer = pickle.load(file)  # SB3's VecNormalize statistics, written by this run's training
-        normalizer.training = False
-    return Policy(config, model, normalizer, run)
+    return SavedPolicy.read(run).load()
 
 
 @dataclass(frozen=True)
@@ -144,41 +182,122 @@ class DomainResult:
             "std_return": float(np.std(self.returns)),
         }
 
+    @staticmethod
+    def merged(parts: Sequence[DomainResult]) -> DomainResult:
+        """The results of consecutive chunks of episodes as one (returns in episode order)."""
+        return DomainResult(sum(part.successes for part in parts), tuple(r for part in parts for r in part.returns))
 
-def run_episodes(policy: Policy, randomization: dict[str, Any] | None, n: int, seed: int = EVAL_SEED) -> DomainResult:
-    """``n`` deterministic episodes of ``policy`` in a domain, episode ``i`` reset with ``seed + i``."""
-    env = env_factory(policy.config, randomization, monitor=False)()
+
+def run_episodes(policy: Policy, env: Any, episodes: range, seed: int = EVAL_SEED) -> DomainResult:
+    """Deterministic episodes ``episodes`` of ``policy`` in ``env``, episode ``i`` reset with ``seed + i``."""
     successes, returns = 0, []
-    try:
-        for i in range(n):
-            observation, info = env.reset(seed=seed + i)
-            state, start, total, done = None, True, 0.0, False
-            success = bool(info.get("is_success", False))
-            while not done:
-                action, state = policy.act(observation, state, start)
-                observation, reward, terminated, truncated, info = env.step(action)
-                start, total = False, total + float(reward)
-                success, done = bool(info.get("is_success", False)), terminated or truncated
-            successes += success
-            returns.append(total)
-    finally:
-        env.close()
+    for i in episodes:
+        observation, info = env.reset(seed=seed + i)
+        state, start, total, done = None, True, 0.0, False
+        success = bool(info.get("is_success", False))
+        while not done:
+            action, state = policy.act(observation, state, start)
+            observation, reward, terminated, truncated, info = env.step(action)
+            start, total = False, total + float(reward)
+            success, done = bool(info.get("is_success", False)), terminated or truncated
+        successes += success
+        returns.append(total)
     return DomainResult(successes, tuple(returns))
 
 
+# -- sweeps: chunks of episodes on workers ------------------------------------------------------------
+@dataclass(frozen=True)
+class Chunk:
+    """Episodes ``start .. stop - 1`` of domain ``domain`` of a sweep (``randomization``; ``None``: nominal)."""
+
+    domain: int
+    label: str
+    randomization: dict[str, Any] | None
+    start: int
+    stop: int
+    seed: int
+
+    def __str__(self) -> str:
+        return f"of episodes {self.start}-{self.stop - 1} in {self.label}"
+
+
+class EpisodeRunner:
+    """A sweep worker (``dr_sim.backends.Worker``): the run's policy, loaded once, plays chunks of
+    episodes; the env of the last domain is kept for the next chunk of the same domain."""
+
+    def __init__(self, saved: SavedPolicy) -> None:
+        self.policy = saved.load()
+        self.env: Any = None
+        self.domain: str | None = None
+
+    def __call__(self, chunk: Chunk, tick: Callable[[], None]) -> DomainResult:
+        domain = json.dumps(chunk.randomization, sort_keys=True)
+        if domain != self.domain:
+            self._close_env()
+            self.env = env_factory(self.policy.config, chunk.randomization, monitor=False)()
+            self.domain = domain
+        return run_episodes(self.policy, self.env, range(chunk.start, chunk.stop), chunk.seed)
+
+    def _close_env(self) -> None:
+        if self.env is not None:
+            self.env.close()
+            self.env, self.domain = None, None
+
+    def close(self) -> None:
+        self._close_env()
+
+
+def sweep(
+    run: str | Path,
+    domains: Sequence[tuple[str, dict[str, Any] | None]],
+    n: int,
+    seed: int = EVAL_SEED,
+    *,
+    workers: int = 1,
+    backend: Backend | None = None,
+) -> list[DomainResult]:
+    """``n`` episodes of the run's policy in each (label, randomization) domain, in chunks of
+    ``CHUNK_EPISODES`` on ``workers`` workers of ``backend``; one ``DomainResult`` per domain, in order."""
+    saved = SavedPolicy.read(run)
+    chunks = [
+        Chunk(k, label, randomization, start, min(n, start + CHUNK_EPISODES), seed)
+        for k, (label, randomization) in enumerate(domains)
+        for start in range(0, n, CHUNK_EPISODES)
+    ]
+    parts: dict[int, dict[int, DomainResult]] = defaultdict(dict)
+
+    def keep(chunk: Chunk, result: DomainResult) -> None:
+        parts[chunk.domain][chunk.start] = result
+
+    run_units(EpisodeRunner, (saved,), chunks, keep, workers=workers, backend=backend, what="the chunk")
+    return [DomainResult.merged([parts[k][start] for start in sorted(parts[k])]) for k in range(len(domains))]
+
+
 def evaluate(
-    run: str | Path, domains: Sequence[str] = ("nominal", "train"), n: int = 100, seed: int = EVAL_SEED
+    run: str | Path,
+    domains: Sequence[str] = ("nominal", "train"),
+    n: int = 100,
+    seed: int = EVAL_SEED,
+    *,
+    workers: int = 1,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
-    """Success (Wilson 95% interval) and mean return of a run's final policy per domain.
+    """Success (Wilson 95% interval) and mean return of a run's final policy per domain, its episodes run
+    by ``workers`` workers of ``backend`` (default: this process).
 
     Returns ``{"run", "episodes", "seed", "domains": {label: DomainResult.as_dict()}}``.
     """
     if n <= 0:
         raise ConfigError(f"the number of episodes must be positive, got {n}")
-    policy = load_policy(run)
-    resolved = [resolve_domain(name, policy.config) for name in domains]  # every bad name before any episode
-    results = {label: run_episodes(policy, randomization, n, seed).as_dict() for label, randomization in resolved}
-    return {"run": str(run), "episodes": n, "seed": seed, "domains": results}
+    config = load_run_config(run)
+    resolved = [resolve_domain(name, config) for name in domains]  # every bad name before any episode
+    results = sweep(run, resolved, n, seed, workers=workers, backend=backend)
+    return {
+        "run": str(run),
+        "episodes": n,
+        "seed": seed,
+        "domains": {label: result.as_dict() for (label, _), result in zip(resolved, results, strict=True)},
+    }
 
 
 # -- reports ------------------------------------------------------------------------------------------
@@ -313,30 +432,41 @@ def audit_values(low: float, high: float, points: int = AUDIT_POINTS) -> list[fl
     return [float(value) for value in np.geomspace(low / 2, 2 * high, points)]
 
 
-def audit(run: str | Path, n: int = 30, points: int = AUDIT_POINTS, seed: int = EVAL_SEED) -> dict[str, Any]:
-    """Success against each parameter of ``AUDIT`` (see the module docstring); ``n`` episodes per value.
+def audit(
+    run: str | Path,
+    n: int = 30,
+    points: int = AUDIT_POINTS,
+    seed: int = EVAL_SEED,
+    *,
+    workers: int = 1,
+    backend: Backend | None = None,
+) -> dict[str, Any]:
+    """Success against each parameter of ``AUDIT`` (see the module docstring); ``n`` episodes per value,
+    run by ``workers`` workers of ``backend`` (default: this process).
 
     Returns ``{"run", "episodes", "parameters": {name: {"label", "range", "range_source", "nominal",
     "points": [{"value", **DomainResult.as_dict()}]}}}``."""
-    policy = load_policy(run)
+    config = load_run_config(run)
     reference = preset_dict("physics")
-    parameters = {}
+    parameters, domains = {}, []
     for parameter in AUDIT:
-        trained = parameter.training_range(policy.config.randomization)
+        trained = parameter.training_range(config.randomization)
         span = trained or parameter.training_range(reference)
         if span is None:
             continue
-        rows = [
-            {"value": value, **run_episodes(policy, parameter.pinned(value), n, seed).as_dict()}
-            for value in audit_values(*span, points)
-        ]
+        values = audit_values(*span, points)
+        domains += [(f"{parameter.name}={value:.4g}", parameter.pinned(value)) for value in values]
         parameters[parameter.name] = {
             "label": parameter.label,
             "range": list(span),
             "range_source": "training" if trained else "physics preset (not randomized in training)",
             "nominal": parameter.nominal,
-            "points": rows,
+            "points": [{"value": value} for value in values],
         }
+    results = iter(sweep(run, domains, n, seed, workers=workers, backend=backend))
+    for entry in parameters.values():
+        for point in entry["points"]:
+            point.update(next(results).as_dict())
     return {"run": str(run), "episodes": n, "seed": seed, "parameters": parameters}
 
 
@@ -399,6 +529,7 @@ def format_audit(result: Mapping[str, Any]) -> str:
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``evaluate`` subcommand's arguments for ``kind: rl`` runs."""
     from dr_sim.arguments import positive_int
+    from dr_sim.backends import add_backend_arguments
 
     parser.add_argument("run", metavar="RUN", help="run folder of 'dr-sim train' (kind: rl)")
     parser.add_argument(
@@ -412,18 +543,26 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--audit", action="store_true", help="also sweep each dynamics parameter (audit.png)")
     parser.add_argument("--audit-episodes", type=positive_int, default=30, help="episodes per audit value (default 30)")
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, help="workers running episodes, one policy each (default 1)"
+    )
+    add_backend_arguments(parser)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``dr-sim evaluate RUN``: the table (or JSON) on stdout, the report files in the run folder."""
+    from dr_sim.backends import backend_from_args
+
     run = Path(args.run)
-    results = evaluate(run, args.domains, args.episodes)
-    write_evaluation(results, run)
-    if args.audit:
-        audited = audit(run, args.audit_episodes)
-        (run / f"{AUDIT_FILE}.json").write_text(json.dumps(audited, indent=1) + "\n")
-        plot_audit({run.name: audited["parameters"]}, run / f"{AUDIT_FILE}.png")
-        results = {**results, "audit": audited}
+    backend = backend_from_args(args)
+    with backend.open(args.workers):  # one Ray connection for the evaluation and the audit
+        results = evaluate(run, args.domains, args.episodes, workers=args.workers, backend=backend)
+        write_evaluation(results, run)
+        if args.audit:
+            audited = audit(run, args.audit_episodes, workers=args.workers, backend=backend)
+            (run / f"{AUDIT_FILE}.json").write_text(json.dumps(audited, indent=1) + "\n")
+            plot_audit({run.name: audited["parameters"]}, run / f"{AUDIT_FILE}.png")
+            results = {**results, "audit": audited}
     if args.json:
         print(json.dumps(results))
     else:

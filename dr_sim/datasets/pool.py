@@ -1,29 +1,20 @@
-"""Render shards in worker processes (spawn, one env each) with a progress bar, and lock a data set folder."""
+"""What a ``dr-sim generate`` run needs around its renderer: the worker that renders shards (on any
+``dr_sim.backends`` backend), the progress bar and the lock on a data set folder."""
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
-import signal
 import sys
-import threading
 import time
-import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from dr_sim.datasets.config import GeneratorConfig
-from dr_sim.datasets.shards import (
-    shard_path,
-    write_shard,
-)
+from dr_sim.datasets.shards import encode_shard
 from dr_sim.datasets.source import ImageSource
-from dr_sim.errors import ConfigError, DrSimError
-from dr_sim.preview import quiet_native_stdout
+from dr_sim.errors import DrSimError
 
-EXPORTS = ("coco",)
 LOCK_FILE = ".lock"
-POLL_S = 0.2  # s between progress updates while workers run
 
 
 class Progress:
@@ -63,92 +54,22 @@ class Progress:
         self.stream.flush()
 
 
-# -- workers ----------------------------------------------------------------------------------------
-def _worker_main(config: dict[str, Any], root: str, count: int, tasks: Any, results: Any) -> None:
-    """A worker process: one env; takes shard numbers from ``tasks`` until ``None``; reports to ``results``
-    ``("image",)`` per image, ``("shard", n)`` per shard written, or ``("error", kind, message)``."""
-    try:
-        source = ImageSource(GeneratorConfig.model_validate(config))
-        try:
-            while (shard := tasks.get()) is not None:
-                data = source.shard(shard, count, lambda: results.put(("image",)))
-                write_shard(shard_path(Path(root), shard), data, compress=source.config.compress)
-                results.put(("shard", shard))
-        finally:
-            source.close()
-    except ConfigError as error:
-        results.put(("error", "config", str(error)))
-    except DrSimError as error:
-        results.put(("error", "dr_sim", str(error)))
-    except Exception:
-        results.put(("error", "bug", traceback.format_exc()))
+class ShardRenderer:
+    """A generator worker (``dr_sim.backends.Worker``): one env of a resolved generator config, rendering
+    shard ``k`` of a set of ``count`` images into the bytes of its file (written by the caller)."""
+
+    def __init__(self, config: dict[str, Any], count: int) -> None:
+        self.source = ImageSource(GeneratorConfig.model_validate(config))
+        self.count = count
+
+    def __call__(self, shard: int, tick: Callable[[], None]) -> bytes:
+        """The ``.npz`` bytes of ``shard``; ``tick()`` after each image."""
+        return encode_shard(self.source.shard(shard, self.count, tick), compress=self.source.config.compress)
+
+    def close(self) -> None:
+        self.source.close()
 
 
-def _start_quietly(processes: list[Any]) -> None:
-    """Start worker processes with a silent stdout (PyBullet prints on import and connect) and Ctrl-C
-    ignored from their first instruction on (the parent terminates them; no traceback per worker)."""
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
-    try:
-        with quiet_native_stdout():
-            for process in processes:
-                process.start()
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
-
-
-def run_pool(config: dict[str, Any], root: Path, count: int, pending: list[int], workers: int, bar: Progress) -> None:
-    """Render ``pending`` shards with ``workers`` spawned processes; on any error or Ctrl-C the workers
-    are terminated (a shard being written is then absent: it was never renamed into place)."""
-    context = multiprocessing.get_context("spawn")
-    tasks, results = context.Queue(), context.Queue()
-    for shard in pending:
-        tasks.put(shard)
-    processes = [
-        context.Process(target=_worker_main, args=(config, str(root), count, tasks, results), daemon=True)
-        for _ in range(workers)
-    ]
-    for _ in processes:
-        tasks.put(None)
-    try:
-        _start_quietly(processes)
-        written, images = 0, bar.done
-        while written < len(pending):
-            try:
-                message = results.get(timeout=POLL_S)
-            except queue.Empty:
-                dead = [proc.exitcode for proc in processes if proc.exitcode not in (None, 0)]
-                if dead:
-                    raise DrSimError(f"a generator worker died (exit code {dead[0]}); rerun to resume") from None
-                if all(proc.exitcode is not None for proc in processes):
-                    raise DrSimError(
-                        "the generator workers ended before every shard was written; rerun to resume"
-                    ) from None
-                continue
-            if message[0] == "image":
-                images += 1
-                bar.update(images)
-            elif message[0] == "shard":
-                written += 1
-            else:
-                _, kind, text = message
-                if kind == "config":
-                    raise ConfigError(text)
-                if kind == "dr_sim":
-                    raise DrSimError(text)
-                raise RuntimeError(f"a generator worker failed:\n{text}")
-    finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join()
-        tasks.close()
-        results.close()
-
-
-# -- the command --------------------------------------------------------------------------------------
 class DatasetLock:
     """Hold an exclusive lock on ``root/.lock`` (two runs into one folder would race); released when
     the process ends, however it ends."""

@@ -18,6 +18,7 @@ folder, then ``os.replace``; a file that exists is complete):
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -79,8 +80,8 @@ def shard_range(shard: int, shard_size: int, count: int) -> range:
     return range(shard * shard_size, min(count, (shard + 1) * shard_size))
 
 
-def write_shard(path: Path, shard: Shard, *, compress: bool = False) -> None:
-    """Write one shard atomically (built in memory first: a killed writer leaves no partial file).
+def encode_shard(shard: Shard, *, compress: bool = False) -> bytes:
+    """The bytes of a shard file (``np.savez``, or ``np.savez_compressed`` with ``compress``).
 
     Uncompressed by default: at 64 x 64 px with ten distractors an image takes about 70 KiB, most of it
     the labels' JSON (a numpy str array holds 4 bytes a character); deflating shrinks it about 8 times
@@ -97,7 +98,12 @@ def write_shard(path: Path, shard: Shard, *, compress: bool = False) -> None:
         semantic=shard.semantic,
         labels=labels,
     )
-    write_atomically(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_shard(path: Path, shard: Shard, *, compress: bool = False) -> None:
+    """Write one shard atomically (encoded in memory first: a killed writer leaves no partial file)."""
+    write_atomically(path, encode_shard(shard, compress=compress))
 
 
 def read_shard(path: Path) -> Shard:
@@ -226,6 +232,25 @@ def iter_labels(root: Path, meta: dict[str, Any]) -> Iterator[tuple[int, dict[st
     for shard in range(shard_count(meta["count"], meta["shard_size"])):
         for label in read_labels(shard_path(root, shard)):
             yield shard, label
+
+
+def content_hash(root: Path) -> str:
+    """SHA-256 (hex) of a complete data set's images and labels, shard by shard in index order.
+
+    Two sets with the same hash hold the same pixels, depths, maps and labels, whatever wrote them (the
+    backend, the number of workers, the machine); the bytes of the files themselves differ (zip times).
+    """
+    meta = read_meta(root)
+    check_complete(root, meta)
+    digest = hashlib.sha256()
+    for shard in range(shard_count(meta["count"], meta["shard_size"])):
+        data = read_shard(shard_path(root, shard))
+        for name in ARRAYS:
+            array = np.ascontiguousarray(getattr(data, name))
+            digest.update(f"{name} {array.dtype.str} {array.shape}".encode())
+            digest.update(array.tobytes())
+        digest.update(json.dumps(data.labels, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
 
 
 def write_manifest(root: Path, meta: dict[str, Any]) -> Path:

@@ -44,10 +44,6 @@ from dr_sim.scene.labels import (
     unoccluded_pixels,
 )
 
-EXPORTS = ("coco",)
-LOCK_FILE = ".lock"
-POLL_S = 0.2  # s between progress updates while workers run
-
 
 def seed_for(seed: int, index: int) -> int:
     """The reset seed of image ``index`` (a 64-bit integer drawn from ``SeedSequence([seed, index])``)."""
@@ -266,6 +262,3 @@ def silhouette_pixels(camera: Camera, seen: np.ndarray, body: int, corners: np.n
     state.fov = math.degrees(2 * math.atan(0.5 * height / k[1, 1]))
     state.principal_point = np.array([k[0, 2] - x0 - width / 2, k[1, 2] - y0 - height / 2])
     return unoccluded_pixels(Camera(camera.client_id, width, height, state), body, occluders)
-
-
-# -- progress ---------------------------------------------------------------------------------------
