@@ -1,6 +1,6 @@
-"""Benchmark dr_sim's wrapper against unwrapped baselines: ``python benchmarks/bench_engine.py [--json]``.
+"""Run ``dr-sim bench`` without the console script: ``python benchmarks/bench_engine.py [--json] [--only ...]``.
 
-The same as ``dr-sim bench``; see ``dr_sim.bench`` for the three figures and their goals.
+See ``dr_sim.bench`` for the families, their figures and goals.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Everything else is shared:
   ``compute_reward`` for hindsight relabelling (HER); their image observations (``rgb``, ``rgbd``)
   keep the two goal entries beside the images;
 - ``render_mode="rgb_array"`` renders the observation camera as the agent sees it, randomized;
+- ``renderer="tiny"`` (default), ``"egl"`` or ``"auto"``: the EGL plugin renders where it gives the
+  same labels and correct randomized images (``dr_sim.scene.egl``); ``"egl"`` falls back to TinyRenderer
+  with one warning that says why, ``"auto"`` silently, and also where EGL would be slower;
 - ``camera="wrist"`` (tasks with an arm) observes through a camera fixed to the hand instead of the
   scene camera; its pose follows the hand (camera randomization moves the scene camera only), while
   lighting, colors, textures, distractors and image noise apply to both;
@@ -24,6 +27,8 @@ Units: metres, seconds, radians. The table top is the plane z = 0; the workspace
 from __future__ import annotations
 
 import inspect
+import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -34,10 +39,11 @@ import pybullet_data
 from gymnasium import spaces
 from pybullet_utils.bullet_client import BulletClient
 
-from dr_sim.config import ConfigSource
+from dr_sim.config import ConfigSource, load_config
 from dr_sim.config.schema import CameraSpec
 from dr_sim.envs.robots import Arm
 from dr_sim.errors import ConfigError, did_you_mean
+from dr_sim.scene import egl
 from dr_sim.scene.camera import Camera, CameraState
 from dr_sim.session import RandomizationSession
 
@@ -65,6 +71,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         reward_type: ``dense`` (minus a distance) or ``sparse`` (0 on success, else -1).
         render_mode: ``None`` or ``"rgb_array"``.
         camera: ``scene`` (default) or ``wrist`` (tasks with an arm): which camera images come from.
+        renderer: ``tiny`` (default), ``egl`` or ``auto`` (see the module doc); ``self.renderer`` is the one used.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 24}
@@ -85,6 +92,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         reward_type: str = "dense",
         render_mode: str | None = None,
         camera: str = "scene",
+        renderer: str = "tiny",
         **task_kwargs: Any,
     ) -> None:
         gym.utils.EzPickle.__init__(
@@ -95,6 +103,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             reward_type=reward_type,
             render_mode=render_mode,
             camera=camera,
+            renderer=renderer,
             **task_kwargs,
         )
         self._check_options(task_kwargs)
@@ -107,6 +116,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         self.dt = self.timestep * self.substeps  # s per control step
         self.physics_client = BulletClient(connection_mode=p.DIRECT)
         client = self.physics_client
+        self.renderer = self._choose_renderer(renderer, randomization, image_size)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         client.setTimeStep(self.timestep)
         client.setGravity(0, 0, -9.81)
@@ -137,6 +147,21 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         self.observation_space = self.session.observation_space
         self.wrist = self._wrist_camera(camera, image_size)
         self.goal = np.zeros(3)
+
+    def _choose_renderer(self, renderer: str, randomization: ConfigSource | None, image_size: int) -> str:
+        """Load the EGL plugin (before any body) where ``renderer`` asks for it and it renders correctly."""
+        client_id = self.physics_client._client
+        try:
+            config = load_config("none" if randomization is None else randomization)
+            choice = egl.choose(renderer, config, client_id, image_size)
+        except Exception:
+            self.physics_client.disconnect()
+            raise
+        if renderer == "egl" and choice.renderer != "egl":
+            warnings.warn(f"renderer='egl' falls back to TinyRenderer: {choice.reason}", RuntimeWarning, stacklevel=3)
+        # An env dropped without close() must not keep the plugin's one client per process.
+        self._release_egl = weakref.finalize(self, egl.release, client_id) if choice.renderer == "egl" else None
+        return choice.renderer
 
     def _check_options(self, task_kwargs: dict[str, Any]) -> None:
         """One clear error for an option that no constructor in this task's class chain takes."""
@@ -262,6 +287,8 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
 
     def close(self) -> None:
         if self.physics_client._client >= 0:
+            if self._release_egl is not None:
+                self._release_egl()
             self.session.close()
             self.physics_client.disconnect()
 

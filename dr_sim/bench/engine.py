@@ -1,6 +1,6 @@
-"""Benchmark the wrapper against baselines measured side by side in the same process.
+"""The engine's figures a-d (``--only engine``) and the per-task step overhead (``--only tasks``).
 
-``dr-sim bench [--json] [--resets N] [--steps N]`` prints four figures:
+Every pair is measured side by side in the same process:
 
 a) resident memory growth (RSS, ``/proc/self/statm``) over ``N`` resets of panda-gym's
    ``PandaPush-v3`` wrapped with ``full`` (after a warm-up of 200 resets); goal < 10 MB. The unwrapped
@@ -28,19 +28,18 @@ Without panda-gym the dr_sim task ``dr_sim/PandaReach-v0`` stands in (the output
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import statistics
 import textwrap
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from dr_sim.preview import default_env_id, make_env, quiet_native_stdout
+from dr_sim.bench.figures import Figure
+from dr_sim.preview import make_env, quiet_native_stdout
 
 WARMUP_RESETS = 200
 BLOCK_STEPS = 200
@@ -50,25 +49,6 @@ RESET_RATIO_GOAL = 1.0
 STEP_RATIO_GOAL = 0.9
 STEPS_FIGURE = "physics steps/s / unwrapped"
 SAME_DYNAMICS_FIGURE = "physics steps/s / unwrapped at the same dynamics"
-
-
-@dataclass
-class Figure:
-    """One row of the table: ``value`` against ``goal`` (``higher``: whether larger is better)."""
-
-    name: str
-    value: float
-    unit: str
-    goal: float
-    higher: bool
-    baseline: str
-    details: dict[str, Any]
-
-    @property
-    def passed(self) -> bool:
-        if not math.isfinite(self.value):
-            return False
-        return self.value >= self.goal if self.higher else self.value <= self.goal
 
 
 class _StepClock:
@@ -353,118 +333,38 @@ def bench_steps_same_dynamics(env_id: str, steps: int, seed: int) -> Figure:
     return _step_figure(SAME_DYNAMICS_FIGURE, "same dynamics", rates, episodes=lockstep.episodes)
 
 
-def run_benchmarks(
-    *,
-    resets: int = 10_000,
-    steps: int = 4_000,
-    repeats: int = 100,
-    seed: int = 0,
-    env_id: str | None = None,
-    task_steps: int = 1_000,
-) -> dict[str, Any]:
-    """Run the four benchmarks and the per-task overhead (``task_steps`` steps per task; 0 skips it).
-
-    Returns ``{"env", "figures": [...], "tasks": [...], "passed", "seconds"}``."""
-    start = time.perf_counter()
-    with quiet_native_stdout():
-        import dr_sim  # imports PyBullet, which prints its build time
-    env_id = env_id or default_env_id()
-    figures = [
+def engine_figures(env_id: str, resets: int, steps: int, repeats: int, seed: int) -> list[Figure]:
+    """Figures a-d on ``env_id``."""
+    return [
         bench_memory(env_id, resets, seed),
         bench_reset_vs_render(env_id, repeats, seed),
         bench_steps(env_id, steps, seed),
         bench_steps_same_dynamics(env_id, steps, seed),
     ]
-    tasks = [bench_task_overhead(task, task_steps, seed) for task in dr_sim.ENV_IDS] if task_steps else []
-    return {
-        "env": env_id,
-        "figures": [{**asdict(figure), "passed": figure.passed} for figure in figures],
-        "tasks": tasks,
-        "passed": all(figure.passed for figure in figures),
-        "seconds": time.perf_counter() - start,
-    }
 
 
-def format_table(result: dict[str, Any]) -> str:
-    """The benchmark result as a text table."""
-    header = ("figure", "value", "goal", "baseline", "result")
-    rows = []
-    for figure in result["figures"]:
-        sign = ">=" if figure["higher"] else ("<" if figure["unit"] == "MB" else "<=")
-        unit = f" {figure['unit']}" if figure["unit"] == "MB" else figure["unit"]
-        rows.append(
-            (
-                figure["name"],
-                f"{figure['value']:+.2f}{unit}" if figure["unit"] == "MB" else f"{figure['value']:.3g}{unit}",
-                f"{sign} {figure['goal']:g}{unit}",
-                figure["baseline"],
-                "pass" if figure["passed"] else "FAIL",
-            )
-        )
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in (header, *rows)
+def engine_notes(by_name: dict[str, dict[str, Any]]) -> list[str]:
+    """What separates figure c from figure d, when both were measured."""
+    if STEPS_FIGURE not in by_name or SAME_DYNAMICS_FIGURE not in by_name:
+        return []
+    literal, same = by_name[STEPS_FIGURE], by_name[SAME_DYNAMICS_FIGURE]
+    own = literal["details"].get("wrapper_own_ratio")
+    own_note = f" ({1 - own:.1%} of a wrapped step is the wrapper's own code)" if own is not None else ""
+    return textwrap.wrap(
+        f"steps/s: the plain ratio ({literal['value']:.3g}x) divides by the unwrapped env at its nominal "
+        f"dynamics and so includes PyBullet's extra solver work for the sampled gains and masses; at the "
+        f"same dynamics (the unwrapped env replaying each episode's sampled parameters) only the wrapper's "
+        f"overhead remains: {same['value']:.3g}x{own_note}.",
+        width=100,
+    )
+
+
+def task_lines(tasks: list[dict[str, Any]]) -> list[str]:
+    """The per-task overhead as text lines."""
+    if not tasks:
+        return []
+    return ["", "per-step cost of `full` randomization in each task (state observations):"] + [
+        f"  {task['env']:<28} nominal {task['nominal_ms']:.3f} ms  full {task['full_ms']:.3f} ms  "
+        f"overhead {task['overhead']:+.1%}"
+        for task in tasks
     ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    by_name = {figure["name"]: figure for figure in result["figures"]}
-    if STEPS_FIGURE in by_name and SAME_DYNAMICS_FIGURE in by_name:
-        literal, same = by_name[STEPS_FIGURE], by_name[SAME_DYNAMICS_FIGURE]
-        own = literal["details"].get("wrapper_own_ratio")
-        own_note = f" ({1 - own:.1%} of a wrapped step is the wrapper's own code)" if own is not None else ""
-        lines += textwrap.wrap(
-            f"steps/s: the plain ratio ({literal['value']:.3g}x) divides by the unwrapped env at its nominal "
-            f"dynamics and so includes PyBullet's extra solver work for the sampled gains and masses; at the "
-            f"same dynamics (the unwrapped env replaying each episode's sampled parameters) only the wrapper's "
-            f"overhead remains: {same['value']:.3g}x{own_note}.",
-            width=max(len(lines[1]), 80),
-        )
-    if result.get("tasks"):
-        lines += ["", "per-step cost of `full` randomization in each task (state observations):"]
-        lines += [
-            f"  {task['env']:<28} nominal {task['nominal_ms']:.3f} ms  full {task['full_ms']:.3f} ms  "
-            f"overhead {task['overhead']:+.1%}"
-            for task in result["tasks"]
-        ]
-    lines.append(f"env {result['env']}, {result['seconds']:.0f} s")
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``bench`` subcommand's arguments."""
-    from dr_sim.arguments import non_negative_int, positive_int
-
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--resets", type=positive_int, default=10_000, help="resets for memory growth (default 10000)")
-    parser.add_argument(
-        "--steps", type=positive_int, default=4_000, help="steps per env for the step ratio (default 4000)"
-    )
-    parser.add_argument("--repeats", type=positive_int, default=100, help="reset/render pairs timed (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of envs and actions (default 0)")
-    parser.add_argument(
-        "--task-steps",
-        type=non_negative_int,
-        default=1_000,
-        help="steps per dr_sim task for the per-task overhead (0: skip)",
-    )
-    parser.add_argument("--env", default=None, help="Gymnasium id or module:id (default PandaPush-v3)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``dr-sim bench``: print the table (or JSON); exit code 0 whether or not goals are met."""
-    result = run_benchmarks(
-        resets=args.resets,
-        steps=args.steps,
-        repeats=args.repeats,
-        seed=args.seed,
-        env_id=args.env,
-        task_steps=args.task_steps,
-    )
-    print(json.dumps(result) if args.json else format_table(result))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point (``benchmarks/bench_engine.py``): ``dr-sim bench`` with its options."""
-    from dr_sim.arguments import run_command
-
-    return run_command("dr-sim bench", add_arguments, run, __doc__, argv)

@@ -1,5 +1,10 @@
 """A pinhole camera rendered with PyBullet: RGB, metric depth and instance segmentation in one call.
 
+The camera renders with TinyRenderer, or with the EGL plugin where its client has it loaded
+(``dr_sim.scene.egl``): ``renderer="auto"`` (default) follows the client, ``"tiny"`` or ``"egl"``
+insist and fail with one message on a client that renders otherwise. Both give the same labels for
+the same ``K`` and pose (each samples where its rasterizer puts pixel centres).
+
 Conventions: positions in metres, angles in radians except ``fov`` (vertical, degrees, as PyBullet),
 pixels with the origin at the top-left. ``intrinsics()`` is the OpenCV matrix K and ``pose()`` the
 4x4 camera-to-world transform in the OpenCV frame (x right, y down, z forward), so that a world
@@ -13,6 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as p
+
+from dr_sim.errors import ConfigError, DrSimError
+from dr_sim.scene import egl
 
 LIGHT_ARGUMENTS = (
     "lightDirection",
@@ -68,12 +76,15 @@ class CameraState:
 
 
 class Camera:
-    """A camera of ``width`` x ``height`` pixels on one PyBullet client."""
+    """A camera of ``width`` x ``height`` pixels on one PyBullet client; ``renderer`` as in the module doc."""
 
-    def __init__(self, client_id: int, width: int, height: int, nominal: CameraState) -> None:
+    def __init__(self, client_id: int, width: int, height: int, nominal: CameraState, renderer: str = "auto") -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"image size must be positive, got {width}x{height}")
+        if renderer not in egl.RENDERERS:
+            raise ConfigError(f"renderer must be one of {egl.RENDERERS}, got {renderer!r}")
         self.client_id = client_id
+        self.renderer = renderer
         self.width = width
         self.height = height
         self.nominal = nominal.copy()
@@ -122,8 +133,18 @@ class Camera:
         view[:3, 3] = -rotation @ eye
         return view.T.reshape(-1).tolist()
 
+    def active_renderer(self) -> str:
+        """``tiny`` or ``egl``: what renders this camera's client (one message if ``renderer`` differs)."""
+        active = "egl" if egl.serves(self.client_id) else "tiny"
+        if self.renderer not in ("auto", active):
+            raise DrSimError(
+                f"camera renderer {self.renderer!r}, but PyBullet client {self.client_id} renders with {active!r} "
+                f"(the EGL plugin, once loaded on a client, renders all of its images): use renderer='auto'"
+            )
+        return active
+
     def projection_matrix(self) -> list[float]:
-        """Column-major OpenGL projection matrix matching ``intrinsics()``."""
+        """Column-major OpenGL projection matrix matching ``intrinsics()`` for the active renderer."""
         k = self.intrinsics()
         w, h, n, f = self.width, self.height, self.state.near, self.state.far
         proj = np.zeros((4, 4))
@@ -131,8 +152,10 @@ class Camera:
         proj[1, 1] = 2 * k[1, 1] / h
         # TinyRenderer samples pixel corners: pixel (c, r) shows the point that K puts at (c + 0.5, r + 0.5)
         # only after shifting the principal point by half a pixel, so labels line up with pixel centres.
-        proj[0, 2] = 1 - 2 * (k[0, 2] - 0.5) / w
-        proj[1, 2] = 2 * (k[1, 2] + 0.5) / h - 1
+        # OpenGL (EGL) samples pixel centres already.
+        shift = 0.5 if self.active_renderer() == "tiny" else 0.0
+        proj[0, 2] = 1 - 2 * (k[0, 2] - shift) / w
+        proj[1, 2] = 2 * (k[1, 2] + shift) / h - 1
         proj[2, 2] = -(f + n) / (f - n)
         proj[2, 3] = -2 * f * n / (f - n)
         proj[3, 2] = -1
@@ -140,8 +163,14 @@ class Camera:
 
     # -- rendering --------------------------------------------------------------------------
     def render(self, light: dict[str, object] | None = None, *, depth: bool = True, segmentation: bool = True) -> Frame:
-        """Render with TinyRenderer. ``light`` holds ``getCameraImage`` light arguments."""
+        """Render the active renderer's frame. ``light`` holds ``getCameraImage`` light arguments; under EGL
+        only its direction reaches the renderer and its color multiplies the image (see ``dr_sim.scene.egl``)."""
         flags = p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if segmentation else p.ER_NO_SEGMENTATION_MASK
+        light = dict(light or {})
+        color = None
+        if self.active_renderer() == "egl":
+            color = light.get("lightColor")
+            light = {"lightDirection": light.get("lightDirection", egl.DEFAULT_LIGHT_DIRECTION)}
         _, _, rgba, depth_buffer, seg = p.getCameraImage(
             self.width,
             self.height,
@@ -150,9 +179,11 @@ class Camera:
             renderer=p.ER_TINY_RENDERER,
             flags=flags,
             physicsClientId=self.client_id,
-            **(light or {}),
+            **light,
         )
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(self.height, self.width, 4)[:, :, :3]
+        if color is not None:
+            rgb = (rgb * np.clip(np.asarray(color, dtype=np.float32), 0, 1) + 0.5).astype(np.uint8)
         metric = None
         if depth:
             buffer = np.asarray(depth_buffer, dtype=np.float32).reshape(self.height, self.width)

@@ -1,0 +1,146 @@
+"""``dr-sim bench``: one table of ratios, each pair measured side by side in the same run.
+
+``dr-sim bench [--json] [--only FAMILY ...] [--resets N] [--steps N] [--repeats N] [--task-steps N]
+[--sizes PX ...] [--blocks N] [--calls N] [--images N] [--pool-images N]`` runs these families
+(all by default; ``--json`` prints one object with every figure):
+
+- ``engine`` (``dr_sim.bench.engine``): a) memory growth over ``--resets`` ``full`` resets (goal
+  < 10 MB, and < 5 MB for the speed issue's table), b) a ``full`` reset / one 84x84 render (goal
+  <= 1.0, and <= 0.5), c) and d) ``physics`` steps/s against the unwrapped env, plain and at the same
+  dynamics (goal >= 0.9);
+- ``tasks``: the per-step cost of ``full`` in each dr_sim task (``--task-steps``);
+- ``render``, ``egl``, ``panda`` (``dr_sim.bench.render``): each image task's step against PyBullet's
+  floor at each of ``--sizes`` (goal >= 0.95), EGL against TinyRenderer at each size (reported),
+  ``PandaPush-v3`` with ``full`` and dr_sim's camera against panda-gym's ``render()`` (goal: faster);
+- ``generator``, ``vecenv`` (``dr_sim.bench.scale``): generator images/s per worker against the render
+  floor (goal >= 0.85), 2 workers against 1 (goal >= 1.8), ``SubprocVecEnv`` steps/s with 1 and 2
+  workers (reported).
+
+Exit code 0 whether or not goals are met. With panda-gym missing, ``dr_sim/PandaReach-v0`` stands in
+for the engine figures and the panda figure is left out; without EGL the egl figures are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from typing import Any
+
+from dr_sim.bench.engine import engine_figures, engine_notes, task_lines
+from dr_sim.bench.figures import Figure, format_table
+
+FAMILIES = ("engine", "tasks", "render", "egl", "panda", "generator", "vecenv")
+SIZES = (64, 84, 128, 256)
+MEMORY_GOAL_MB = 5.0  # the speed issue's goals, stricter than the engine's on the same measurements
+RESET_GOAL = 0.5
+
+__all__ = ["FAMILIES", "add_arguments", "format_result", "main", "run", "run_benchmarks"]
+
+
+def _stricter(figures: list[Figure]) -> list[Figure]:
+    """The speed issue's rows that share a measurement with engine figures a and b (not measured again)."""
+    goals = {"memory growth, full resets": MEMORY_GOAL_MB, "full reset / 84x84 render": RESET_GOAL}
+    return [
+        replace(figure, goal=goals[figure.name], family="engine", details={**figure.details, "same_as": figure.name})
+        for figure in figures
+        if figure.name in goals
+    ]
+
+
+def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the families in ``args.only``; returns ``{"env", "figures", "tasks", "passed", "seconds"}``."""
+    from dr_sim.bench import render, scale
+    from dr_sim.preview import default_env_id, quiet_native_stdout
+
+    start = time.perf_counter()
+    with quiet_native_stdout():
+        import dr_sim  # imports PyBullet, which prints its build time
+    env_id = args.env or default_env_id()
+    only, sizes = set(args.only), list(args.sizes)
+    figures: list[Figure] = []
+    if "engine" in only:
+        engine = engine_figures(env_id, args.resets, args.steps, args.repeats, args.seed)
+        figures += engine
+    if "render" in only:
+        figures += render.floor_figures(sizes, args.blocks, args.calls, args.seed)
+    if "egl" in only:
+        figures += render.egl_figures(sizes, args.blocks, args.calls, args.seed)
+    if "panda" in only:
+        figures += [f for f in [render.panda_figure(args.blocks, args.calls * 4, args.seed)] if f is not None]
+    if "engine" in only:
+        figures += _stricter(engine)
+    if "generator" in only:
+        figures += scale.generator_figures(args.images, args.pool_images)
+    if "vecenv" in only:
+        figures += scale.vecenv_figures(args.blocks, args.calls * 4, args.seed)
+    tasks = []
+    if "tasks" in only and args.task_steps:
+        from dr_sim.bench.engine import bench_task_overhead
+
+        tasks = [bench_task_overhead(task, args.task_steps, args.seed) for task in dr_sim.ENV_IDS]
+    judged = [figure.passed for figure in figures if figure.passed is not None]
+    return {
+        "env": env_id,
+        "figures": [{**asdict(figure), "passed": figure.passed} for figure in figures],
+        "tasks": tasks,
+        "passed": all(judged),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def format_result(result: dict[str, Any]) -> str:
+    """The result as one text table, its notes and the per-task overhead."""
+    lines = format_table(result["figures"])
+    lines += engine_notes({figure["name"]: figure for figure in result["figures"]})
+    lines += task_lines(result["tasks"])
+    lines.append(f"env {result['env']}, {result['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``bench`` subcommand's arguments."""
+    from dr_sim.arguments import non_negative_int, positive_int
+
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), metavar="FAMILY", help=f"of {FAMILIES}"
+    )
+    parser.add_argument("--resets", type=positive_int, default=10_000, help="resets for memory growth (default 10000)")
+    parser.add_argument("--steps", type=positive_int, default=4_000, help="steps per env for c and d (default 4000)")
+    parser.add_argument("--repeats", type=positive_int, default=100, help="reset/render pairs timed (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of envs and actions (default 0)")
+    parser.add_argument(
+        "--task-steps", type=non_negative_int, default=1_000, help="steps per task for the overhead (0: skip)"
+    )
+    parser.add_argument("--env", default=None, help="Gymnasium id or module:id (default PandaPush-v3)")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=positive_int,
+        default=list(SIZES),
+        metavar="PX",
+        help="image sizes (default 64 84 128 256)",
+    )
+    parser.add_argument("--blocks", type=positive_int, default=6, help="interleaved blocks per image pair (default 6)")
+    parser.add_argument("--calls", type=positive_int, default=5, help="calls per side and block (default 5)")
+    parser.add_argument("--images", type=positive_int, default=300, help="images per generator ratio (default 300)")
+    parser.add_argument(
+        "--pool-images", type=positive_int, default=256, help="images per generator workers run (default 256)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``dr-sim bench``: print the table (or JSON); exit code 0 whether or not goals are met."""
+    result = run_benchmarks(args)
+    print(json.dumps(result) if args.json else format_result(result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry point (``benchmarks/bench_engine.py``): ``dr-sim bench`` with its options."""
+    from dr_sim.arguments import run_command
+
+    return run_command("dr-sim bench", add_arguments, run, __doc__, argv)

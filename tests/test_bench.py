@@ -1,0 +1,64 @@
+"""``dr-sim bench``: the speed table's rows come out as one JSON object, measured on real PyBullet."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+from dr_sim.bench.render import NO_STEP_RENDER
+from dr_sim.registration import ENV_IDS
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "import sys; from dr_sim.cli import main; sys.exit(main())", "bench", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_image_rows_in_one_json_object() -> None:
+    result = bench("--only", "render", "panda", "--sizes", "32", "48", "--blocks", "2", "--calls", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # stdout is exactly one JSON object, no native prints
+    figures = {figure["name"]: figure for figure in report["figures"]}
+    for size in (32, 48):
+        row = figures[f"image task step / raw floor, {size} px"]
+        assert row["family"] == "render"
+        assert (row["goal"], row["higher"]) == (0.95, True)
+        assert set(row["details"]["tasks"]) == set(ENV_IDS) - set(NO_STEP_RENDER)  # every task that renders a step
+        ratios = [task["ratio"] for task in row["details"]["tasks"].values()]
+        assert row["value"] == min(ratios)  # the row is the worst task
+        for task in row["details"]["tasks"].values():
+            assert 0 < task["ratio"] < 10
+            assert task["floor_ms"] > 0
+            assert task["task_ms"] > 0
+    panda = figures["PandaPush-v3 full + camera obs / panda-gym render(), 84 px"]
+    assert math.isfinite(panda["value"])
+    assert panda["value"] > 0
+    assert isinstance(panda["passed"], bool)
+    assert report["tasks"] == []  # families not asked for are not run
+
+
+def test_reported_rows_have_no_verdict() -> None:
+    result = bench("--only", "egl", "vecenv", "--sizes", "32", "--blocks", "2", "--calls", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["figures"]
+    vec = [figure for figure in figures if figure["family"] == "vecenv"]
+    assert [figure["name"] for figure in vec] == ["SubprocVecEnv steps/s, 1 worker", "SubprocVecEnv steps/s, 2 workers"]
+    for figure in figures:
+        assert figure["goal"] is None
+        assert figure["passed"] is None
+        assert figure["value"] > 0
+    table = bench("--only", "vecenv", "--blocks", "2", "--calls", "1")
+    assert "reported" in table.stdout
+    assert "FAIL" not in table.stdout
+
+
+def test_unknown_family_is_one_line() -> None:
+    result = bench("--only", "gpu")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dr-sim: error: ")]
+    assert len(lines) == 1, result.stderr
+    assert "gpu" in lines[0]
+    assert "engine" in lines[0]  # names the families that exist
