@@ -1,6 +1,5 @@
 """The ``dr-sim`` command line: ``dr-sim {preview,generate,train,evaluate,gap,adapt,bench} ...``.
 
-``adapt`` arrives with a later release and exits with code 2; the other subcommands are implemented.
 Every expected failure (a ``DrSimError`` or a bad argument) ends in one line
 ``dr-sim: error: <message>`` on stderr and exit code 2, never a traceback.
 """
@@ -13,15 +12,11 @@ from collections.abc import Callable, Sequence
 
 from dr_sim.arguments import EXIT_ERROR, PROG, ArgumentError, Parser, guarded
 
-#: Subcommands not implemented yet, with what they will do.
-LATER = {
-    "adapt": "adapt randomization ranges or a policy to target data",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dr-sim`` parser with every subcommand."""
     from dr_sim import bench, experiments, preview
+    from dr_sim.adapt import cli as adapt_cli
     from dr_sim.datasets import generate
     from dr_sim.gap import cli as gap_cli
 
@@ -72,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
             gap_cli.__doc__,
         ),
         (
+            "adapt",
+            adapt_cli.add_arguments,
+            adapt_cli.run,
+            "train an image translator to the canonical look (RCAN, pix2pix) or apply one to a folder",
+            adapt_cli.__doc__,
+        ),
+        (
             "bench",
             bench.add_arguments,
             bench.run,
@@ -88,24 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         add_arguments(sub)
         runners[name] = run
-    for name, purpose in LATER.items():
-        sub = commands.add_parser(name, help=f"{purpose} (later release)", description=f"{purpose} (later release)")
-        sub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        runners[name] = _later(name)
     parser.set_defaults(runners=runners)
     return parser
-
-
-def _later(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_: argparse.Namespace) -> int:
-        print(
-            f"{PROG} {name}: not available yet, it arrives with a later release of dr_sim "
-            f"(available now: preview, generate, train, evaluate, gap, bench)",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-
-    return run
 
 
 def _version() -> str:
@@ -122,9 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
 
     def command() -> int:
-        # Subcommands of a later release accept anything (their options are not defined yet).
         args, unknown = parser.parse_known_args(argv)
-        if unknown and args.command not in LATER:
+        if unknown:
             raise ArgumentError(f"unrecognized arguments: {' '.join(unknown)}")
         if args.command is None:
             parser.print_help(sys.stderr)
