@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from dr_sim.config import ConfigSource, load_config
+from dr_sim.config import ConfigSource, DRConfig, load_config
 from dr_sim.config.schema import CameraSpec
 from dr_sim.engine import EpisodeParams, RandomizationEngine, merge_step
 from dr_sim.errors import ConfigError
@@ -78,20 +78,13 @@ class RandomizationSession:
             raise ConfigError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
         if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
             raise ConfigError(f"image_size must be a positive number of pixels, got {image_size!r}")
-        config = load_config(randomization)
-        scales_motors = config.actuation is not None and (
-            config.actuation.gain_scale is not None or config.actuation.force_scale is not None
-        )
         self.client_id = client_id
-        # The hook costs a Python call per motor command: install it only where a config scales motors.
-        self.motors = MotorHook(bullet) if bullet is not None and scales_motors else None
-        self.engine = RandomizationEngine(
-            config,
-            observation_space=observation_space,
-            action_space=action_space,
-            control_dt=control_dt,
-            motors=self.motors,
-        )
+        self._bullet = bullet
+        self._spaces = (observation_space, action_space)
+        self._control_dt = control_dt
+        self.motors: MotorHook | None = None
+        config = load_config(randomization)
+        self.engine = self._build_engine(config)
         self.obs_type = obs_type if obs_type != "state" else None
         self.kept_keys = kept_keys
         self.segment_observations = segment_observations
@@ -108,6 +101,39 @@ class RandomizationSession:
         self.last_frame: Frame | None = None
         # A session dropped without close() must not leave its textures to a later client with the same id.
         self._forget_textures = weakref.finalize(self, TexturePool.forget, client_id)
+
+    def _build_engine(self, config: DRConfig) -> RandomizationEngine:
+        """An engine for ``config``; installs the motor hook when the config is the first to scale motors."""
+        scales_motors = config.actuation is not None and (
+            config.actuation.gain_scale is not None or config.actuation.force_scale is not None
+        )
+        # The hook costs a Python call per motor command: install it only where a config scales motors.
+        if self.motors is None and self._bullet is not None and scales_motors:
+            self.motors = MotorHook(self._bullet)
+        observation_space, action_space = self._spaces
+        return RandomizationEngine(
+            config,
+            observation_space=observation_space,
+            action_space=action_space,
+            control_dt=self._control_dt,
+            motors=self.motors,
+        )
+
+    def reconfigure(self, randomization: ConfigSource) -> None:
+        """Draw the next episodes from ``randomization`` instead (automatic randomization moves its ranges
+        this way). It must randomize the same parameters of the same targets as the config it replaces, only
+        from other distributions, so that every parameter is still drawn each episode and recorded
+        parameters replay under either config; otherwise one ``ConfigError``. The running episode keeps
+        its parameters."""
+        engine = self._build_engine(load_config(randomization))
+        engine.ensure_bound(self.scene)
+        self.engine.ensure_bound(self.scene)
+        if _randomized(engine) != _randomized(self.engine):
+            raise ConfigError(
+                "reconfigure: the new randomization config randomizes other parameters than the current one "
+                f"({sorted(_randomized(engine) ^ _randomized(self.engine))[:4]} differ); only distributions may change"
+            )
+        self.engine = engine
 
     def _observed_space(self, state_space: spaces.Space[Any], size: int) -> spaces.Space[Any]:
         if self.obs_type is None:
@@ -205,6 +231,16 @@ class RandomizationSession:
             self.motors.remove()
             self.motors = None
         self._forget_textures()  # a later connection may get the same client id
+
+
+def _randomized(engine: RandomizationEngine) -> set[tuple[str, str, str]]:
+    """(randomizer, parameter, target) of every term a bound engine draws."""
+    return {
+        (key, term.name, target)
+        for key, randomizer in engine.randomizers.items()
+        for term in randomizer.terms
+        for target in term.nominal
+    }
 
 
 def _make_camera(client_id: int, spec: CameraSpec | dict[str, Any], size: int) -> Camera:

@@ -20,8 +20,12 @@ A YAML file such as ``launch/puckpush_sac.yaml``::
     seed: 0                        # model, env resets (env i: seed + i), exploration
     threads: 1                     # torch CPU threads
     checkpoint_freq: null          # env steps between checkpoints (null: a quarter of the run; 0: final only)
-    eval_freq: 0                   # env steps between evaluations in the training domain (0: none)
+    eval_freq: 0                   # env steps between deterministic evaluations (0: none)
     eval_episodes: 10
+    eval_randomization: train      # where they run: train (the training randomization), null (nominal),
+                                   # a preset, a YAML path or a mapping (a held-out distribution)
+    adr: null                      # automatic domain randomization over `randomization` (dr_sim.adr.config)
+    resume: false                  # true: continue from the run folder's latest checkpoint, if it has one
     out: runs/puckpush_sac         # the run folder
 
 Every bad key or value ends in one ``ConfigError`` naming it. YAML floats need a dot or digits before
@@ -39,12 +43,15 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from dr_sim.adr.config import AdrConfig
+from dr_sim.adr.ranges import check_randomization
 from dr_sim.config import PRESETS, load_config, preset_dict
 from dr_sim.config.loader import format_validation_error, read_yaml_mapping
 from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError, did_you_mean
 
 KIND = "rl"
+TRAIN = "train"  # eval_randomization: the training randomization
 ALGOS = ("ppo", "sac", "td3", "recurrent_ppo")
 OFF_POLICY = ("sac", "td3")
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
@@ -85,6 +92,9 @@ class RLConfig(StrictModel):
     checkpoint_freq: int | None = Field(default=None, ge=0)
     eval_freq: int = Field(default=0, ge=0)
     eval_episodes: int = Field(default=10, ge=1)
+    eval_randomization: str | dict[str, Any] | None = TRAIN
+    adr: AdrConfig | None = None
+    resume: bool = False
     out: str
 
     @model_validator(mode="after")
@@ -158,7 +168,17 @@ def load_rl_config(source: ConfigInput) -> RLConfig:
         randomization = expand_randomization(config.randomization, base)
     except ConfigError as error:
         raise ConfigError(f"{origin}: randomization: {error}") from None
-    config = config.model_copy(update={"randomization": randomization})
+    evaluation = config.eval_randomization
+    try:
+        evaluation = evaluation if evaluation == TRAIN else expand_randomization(evaluation, base)
+    except ConfigError as error:
+        raise ConfigError(f"{origin}: eval_randomization: {error}") from None
+    if config.adr is not None:
+        try:
+            check_randomization(config.adr, randomization)
+        except ConfigError as error:
+            raise ConfigError(f"{origin}: {error}") from None
+    config = config.model_copy(update={"randomization": randomization, "eval_randomization": evaluation})
     check_hyperparams(config, origin)
     return config
 

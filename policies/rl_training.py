@@ -13,10 +13,21 @@ writes a run folder:
   episodes finished since the last write) and ``randomization/<parameter>`` (the mean, over those
   episodes, of each scalar parameter they were sampled with: ``info["randomization"]`` at their reset,
   flattened as ``dr_sim.preview.flatten_params`` does);
-- ``training.json``: wall time (s), env steps per second, the last episodes' success rate.
+- ``training.json``: wall time (s), env steps per second, the last episodes' success rate;
+- ``eval/evaluations.npz`` with ``eval_freq``: SB3's periodic evaluations (steps, returns, successes) in
+  the ``eval_randomization`` domain (``eval/success_rate`` in TensorBoard);
+- with ``adr``: ``checkpoints/adr_<steps>_steps.json`` beside every model checkpoint, ``adr_final.json``,
+  ``adr_history.json`` and ``adr/...`` ranges and entropy in TensorBoard (``dr_sim.adr.callback``).
 
 Env ``i`` of ``n_envs`` is first reset with ``seed + i``, so each worker draws its own randomization
 stream; the model is seeded with ``seed``. Nothing else draws random numbers.
+
+``resume: true`` continues a run from the latest ``model_<steps>_steps.zip`` of its folder (a fresh start
+when there is none) up to ``total_timesteps``: the model and its optimizers, the ``VecNormalize``
+statistics and the ADR state of that checkpoint. The replay buffer of an off-policy model is not saved: it
+refills for ``learning_starts`` steps before learning goes on. Env ``i`` restarts with seed
+``seed + steps + i``, so the resumed part draws new episodes. The folder's config must match the new one
+in everything but ``total_timesteps`` and ``resume``.
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ import argparse
 import functools
 import json
 import math
+import pickle
+import re
 import shlex
 import subprocess
 import sys
@@ -37,9 +50,12 @@ import gymnasium as gym
 import numpy as np
 import yaml
 
+from dr_sim.adr import AdrConfig, AdrController, AutomaticRandomization, Ranges
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.errors import ConfigError, did_you_mean
 from dr_sim.policies.rl_config import (
+    OFF_POLICY,
+    TRAIN,
     ConfigInput,
     RLConfig,
     algo_class,
@@ -52,6 +68,8 @@ TRAINING_FILE = "training.json"
 CHECKPOINTS = "checkpoints"
 FINAL_MODEL = "model_final.zip"
 FINAL_NORMALIZE = "model_vecnormalize_final.pkl"
+CHECKPOINT = re.compile(r"^model_(\d+)_steps\.zip$")
+EVAL_FOLDER = "eval"
 EPISODE_PARAMS = "episode_randomization"  # info key of the finished episode's flattened parameters
 Log = Callable[[str], None]
 
@@ -107,9 +125,11 @@ def make_env(
     history: int = 0,
     max_episode_steps: int | None = None,
     monitor: bool = True,
+    adr: AdrConfig | None = None,
 ) -> gym.Env[Any, Any]:
     """One env: dr_sim's tasks take ``randomization`` themselves, other envs get the ``DomainRandomization``
-    wrapper; then the ``History`` wrapper (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
+    wrapper; with ``adr``, ``AutomaticRandomization`` lays ADR's ranges over ``randomization``; then the
+    ``History`` wrapper (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
     from stable_baselines3.common.monitor import Monitor
 
     from dr_sim.preview import quiet_native_stdout
@@ -118,12 +138,16 @@ def make_env(
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
     own = env.rpartition(":")[2].startswith("dr_sim/")
+    # With ADR the env starts at ADR's nominal episode config, which randomizes every dimension.
+    initial = randomization if adr is None else Ranges(adr).episode_randomization(randomization)
     with quiet_native_stdout():  # PyBullet prints on connect
-        made = gym.make(gym_id(env), **({"randomization": randomization} if own else {}), **kwargs)
-    if not own and randomization is not None:
+        made = gym.make(gym_id(env), **({"randomization": initial} if own else {}), **kwargs)
+    if not own and initial is not None:
         from dr_sim.wrapper import DomainRandomization
 
-        made = DomainRandomization(made, randomization)
+        made = DomainRandomization(made, initial)
+    if adr is not None:
+        made = AutomaticRandomization(made, adr, randomization)
     if history:
         from dr_sim.policies.history import History
 
@@ -132,8 +156,10 @@ def make_env(
     return Monitor(made) if monitor else made
 
 
-def env_factory(config: RLConfig, randomization: dict[str, Any] | None, monitor: bool = True) -> Callable:
-    """A picklable factory of the run's env under ``randomization`` (``None``: nominal)."""
+def env_factory(
+    config: RLConfig, randomization: dict[str, Any] | None, monitor: bool = True, adr: AdrConfig | None = None
+) -> Callable:
+    """A picklable factory of the run's env under ``randomization`` (``None``: nominal), with ``adr`` over it."""
     return functools.partial(
         make_env,
         config.env,
@@ -142,15 +168,17 @@ def env_factory(config: RLConfig, randomization: dict[str, Any] | None, monitor:
         config.history,
         config.max_episode_steps,
         monitor,
+        adr,
     )
 
 
 def make_vec_env(config: RLConfig, n_envs: int | None = None, seed: int | None = None) -> Any:
-    """The training ``VecEnv`` (env ``i`` seeded ``seed + i``), wrapped in ``VecNormalize`` when asked."""
+    """The training ``VecEnv`` (env ``i`` seeded ``seed + i``, with the config's ADR), wrapped in
+    ``VecNormalize`` when asked."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
     n_envs = config.n_envs if n_envs is None else n_envs
-    factory = env_factory(config, config.randomization)
+    factory = env_factory(config, config.randomization, adr=config.adr)
     probe = factory()  # one clear error from the main process (bad env_kwargs, bad randomization)
     probe.close()
     factories = [factory] * n_envs
@@ -263,34 +291,44 @@ def _callbacks() -> Any:
     return EpisodeLogger, Progress
 
 
-def callbacks(config: RLConfig, run: Path, progress: bool) -> list[Any]:
-    """Episode logging, periodic checkpoints, optional evaluation and an optional progress bar."""
+def callbacks(
+    config: RLConfig,
+    run: Path,
+    progress: bool,
+    adr: AdrController | None = None,
+    adr_history: list[dict[str, Any]] | None = None,
+) -> list[Any]:
+    """Episode logging, periodic checkpoints, the ADR controller (``adr``: its state, fresh or resumed, and
+    ``adr_history`` so far), optional evaluation and an optional progress bar."""
     from stable_baselines3.common.callbacks import CheckpointCallback
+
+    from dr_sim.adr.callback import AdrCallback
 
     episode_logger, progress_bar = _callbacks()
     chosen: list[Any] = [episode_logger()]
-    if config.checkpoint_every:
+    save_every = max(config.checkpoint_every // config.n_envs, 1) if config.checkpoint_every else 0
+    if save_every:
         chosen.append(
-            CheckpointCallback(
-                max(config.checkpoint_every // config.n_envs, 1),
-                str(run / CHECKPOINTS),
-                name_prefix="model",
-                save_vecnormalize=True,
-            )
+            CheckpointCallback(save_every, str(run / CHECKPOINTS), name_prefix="model", save_vecnormalize=True)
         )
+    if adr is not None:
+        chosen.append(AdrCallback(adr, run / CHECKPOINTS, save_every, adr_history))
     if config.eval_freq:
-        chosen.append(eval_callback(config))
+        chosen.append(eval_callback(config, run))
     if progress:
         chosen.append(progress_bar(config.total_timesteps))
     return chosen
 
 
-def eval_callback(config: RLConfig) -> Any:
-    """SB3's ``EvalCallback`` in the training domain (deterministic; ``eval/success_rate`` in TensorBoard)."""
+def eval_callback(config: RLConfig, run: Path | None = None) -> Any:
+    """SB3's ``EvalCallback`` in the ``eval_randomization`` domain, without ADR (deterministic;
+    ``eval/success_rate`` in TensorBoard, ``eval/evaluations.npz`` in ``run``)."""
     from stable_baselines3.common.callbacks import EvalCallback
     from stable_baselines3.common.vec_env import VecNormalize
 
-    venv = make_vec_env(config.model_copy(update={"vec_env": "dummy", "normalize": False}), 1, config.seed + 1_000_000)
+    domain = config.randomization if config.eval_randomization == TRAIN else config.eval_randomization
+    plain = config.model_copy(update={"vec_env": "dummy", "normalize": False, "randomization": domain, "adr": None})
+    venv = make_vec_env(plain, 1, config.seed + 1_000_000)
     normalize = config.normalization
     if normalize is not None:
         venv = VecNormalize(venv, training=False, norm_obs=normalize.norm_obs, norm_reward=False)
@@ -298,6 +336,7 @@ def eval_callback(config: RLConfig) -> Any:
         venv,
         n_eval_episodes=config.eval_episodes,
         eval_freq=max(config.eval_freq // config.n_envs, 1),
+        log_path=None if run is None else str(run / EVAL_FOLDER),
         deterministic=True,
         verbose=0,
     )
@@ -354,25 +393,89 @@ def load_run_config(run: str | Path) -> RLConfig:
 
 
 # -- training -----------------------------------------------------------------------------------------
+def latest_checkpoint(run: Path) -> int | None:
+    """The env steps of the run folder's latest ``model_<steps>_steps.zip``, or ``None``."""
+    found = [int(m[1]) for path in (run / CHECKPOINTS).glob("model_*_steps.zip") if (m := CHECKPOINT.match(path.name))]
+    return max(found, default=None)
+
+
+def _check_resumable(config: RLConfig, run: Path) -> None:
+    """One ``ConfigError`` when the run folder was trained with other settings than ``config``."""
+    ignored = ("total_timesteps", "resume")
+    old = {key: value for key, value in resolved_config(load_run_config(run)).items() if key not in ignored}
+    new = {key: value for key, value in resolved_config(config).items() if key not in ignored}
+    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+    if changed:
+        raise ConfigError(
+            f"resume: {run} was trained with other settings ({', '.join(changed)} differ); resume with its "
+            f"{CONFIG_FILE} (only total_timesteps may change) or choose another 'out'"
+        )
+
+
+def resume_model(config: RLConfig, run: Path, steps: int, venv: Any) -> Any:
+    """The model of checkpoint ``steps`` on ``venv`` (its ``VecNormalize`` takes the checkpoint's statistics)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    normalizer = run / CHECKPOINTS / f"model_vecnormalize_{steps}_steps.pkl"
+    if isinstance(venv, VecNormalize) and normalizer.is_file():
+        with open(normalizer, "rb") as file:
+            saved = pickle.load(file)  # SB3's VecNormalize, written by this run's training
+        venv.obs_rms, venv.ret_rms = saved.obs_rms, saved.ret_rms
+    model = algo_class(config.algo).load(
+        run / CHECKPOINTS / f"model_{steps}_steps.zip", env=venv, device="cpu", tensorboard_log=str(run / "tb")
+    )
+    if config.algo in OFF_POLICY:  # the replay buffer starts empty: fill it again before learning
+        model.learning_starts = steps + model.learning_starts
+    return model
+
+
+def adr_controller(
+    config: RLConfig, run: Path, resumed: int | None
+) -> tuple[AdrController | None, list[dict[str, Any]] | None]:
+    """The run's ADR controller and history: fresh, or as saved with checkpoint ``resumed``."""
+    from dr_sim.adr.callback import CHECKPOINT_PATTERN, read_history
+
+    if config.adr is None:
+        return None, None
+    controller = AdrController(config.adr)
+    if resumed is None:
+        return controller, None
+    state = run / CHECKPOINTS / CHECKPOINT_PATTERN.format(resumed)
+    if not state.is_file():
+        raise ConfigError(f"resume: checkpoint {resumed} of {run} has no ADR state ({state.name})")
+    controller.load(state)
+    return controller, [entry for entry in read_history(run) if entry["steps"] <= resumed]
+
+
 def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -> Path:
-    """Train as the config says; returns the run folder (see the module docstring for its contents)."""
+    """Train as the config says (or resume, see the module docstring); returns the run folder."""
     import torch
 
     config = load_rl_config(source)
     check_env_id(config.env)
     torch.set_num_threads(config.threads)
     run = Path(config.out)
+    resumed = latest_checkpoint(run) if config.resume else None
+    if resumed is not None:
+        _check_resumable(config, run)
+        if resumed >= config.total_timesteps:
+            raise ConfigError(f"resume: {run} has reached {resumed:,} steps already; raise total_timesteps")
     write_run_files(config, run)
-    venv = make_vec_env(config)
+    venv = make_vec_env(config, seed=None if resumed is None else config.seed + resumed)
     try:
-        model = build_model(config, venv, run / "tb")
+        fresh = resumed is None
+        model = build_model(config, venv, run / "tb") if fresh else resume_model(config, run, resumed, venv)
+        adr, adr_history = adr_controller(config, run, resumed)
+        steps = config.total_timesteps - (resumed or 0)
         if log:
-            log(f"training {config.algo} on {config.env} for {config.total_timesteps:,} steps -> {run}")
+            verb = "training" if resumed is None else f"resuming at {resumed:,} steps:"
+            log(f"{verb} {config.algo} on {config.env} for {steps:,} steps -> {run}")
         start = time.perf_counter()
         model.learn(
-            config.total_timesteps,
-            callback=callbacks(config, run, progress),
+            steps,
+            callback=callbacks(config, run, progress, adr, adr_history),
             tb_log_name=config.algo,
+            reset_num_timesteps=resumed is None,
         )
         seconds = time.perf_counter() - start
         model.save(run / CHECKPOINTS / FINAL_MODEL)
@@ -384,12 +487,16 @@ def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -
             "env": config.env,
             "total_timesteps": config.total_timesteps,
             "timesteps": int(model.num_timesteps),
+            "resumed_from": resumed,
             "wall_seconds": seconds,
-            "steps_per_second": model.num_timesteps / seconds,
+            "steps_per_second": steps / seconds,
             "last_episodes_success": float(np.mean(successes)) if successes else None,
             "last_episodes": len(successes),
             "threads": config.threads,
         }
+        if adr is not None:
+            summary["adr_entropy"] = adr.entropy()
+            summary["adr_bounds"] = adr.ranges.as_dict()
         (run / TRAINING_FILE).write_text(json.dumps(summary, indent=1) + "\n")
     finally:
         venv.close()
@@ -410,10 +517,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.out is not None:
         data["out"] = args.out
     # Relative randomization paths are taken from the config's folder, as when loading the file itself.
-    randomization = data.get("randomization")
-    if isinstance(randomization, str) and randomization.lower().endswith((".yaml", ".yml")):
-        path = Path(randomization).expanduser()
-        data["randomization"] = str(path if path.is_absolute() else Path(args.config).parent / path)
+    for key in ("randomization", "eval_randomization"):
+        randomization = data.get(key)
+        if isinstance(randomization, str) and randomization.lower().endswith((".yaml", ".yml")):
+            path = Path(randomization).expanduser()
+            data[key] = str(path if path.is_absolute() else Path(args.config).parent / path)
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     run = train(data, log, progress=not args.quiet)
     summary = json.loads((run / TRAINING_FILE).read_text())

@@ -244,7 +244,16 @@ def test_evaluate_gives_a_table_with_intervals(tiny_run: Path) -> None:
 
 
 def test_evaluate_cli_prints_json(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(run=str(tiny_run), domains=["nominal"], episodes=2, json=True, audit=False)
+    args = argparse.Namespace(
+        run=str(tiny_run),
+        domains=["nominal"],
+        episodes=2,
+        json=True,
+        audit=False,
+        workers=1,
+        backend="local",
+        address=None,
+    )
     assert run_evaluate(args) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["domains"]["nominal"]["episodes"] == 2
