@@ -21,6 +21,7 @@ from dr_sim.randomizers.image import ImageRandomizer
 from dr_sim.randomizers.lighting import LightingRandomizer
 from dr_sim.randomizers.physics import PhysicsRandomizer
 from dr_sim.randomizers.sensing import SensingRandomizer
+from dr_sim.randomizers.structure import StructureRandomizer
 from dr_sim.randomizers.textures import TexturePool
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
@@ -57,6 +58,7 @@ class RandomizationEngine:
         )
         self.sensing = SensingRandomizer(c.sensing, observation_space) if c.sensing and observation_space else None
         self.image = ImageRandomizer(c.image) if c.image else None
+        self.structure = StructureRandomizer(c.structure, self.distractors) if c.structure else None
         named: list[tuple[str, Randomizer | None]] = [
             # Distractors bind first: their bank is hidden from the selectors of the others.
             ("distractors", self.distractors),
@@ -65,6 +67,9 @@ class RandomizationEngine:
             ("sensing", self.sensing),
             ("camera", CameraRandomizer(c.camera) if c.camera else None),
             ("lighting", LightingRandomizer(c.lighting) if c.lighting else None),
+            # The structure binds after the distractors (it measures their bank), draws after every other
+            # randomizer (it places the distractors they show) and applies after the camera and lighting.
+            ("structure", self.structure),
             *[(f"appearance.{i}", AppearanceRandomizer(a, i)) for i, a in enumerate(c.appearance)],
             ("image", self.image),
         ]
@@ -97,7 +102,10 @@ class RandomizationEngine:
     # -- sampling and applying ----------------------------------------------------------------
     def sample_episode(self, rng: np.random.Generator) -> EpisodeParams:
         """Draw every randomizer's episode parameters (JSON-serialisable)."""
-        return {key: r.sample(rng) for key, r in self.randomizers.items()}
+        params = {key: r.sample(rng) for key, r in self.randomizers.items() if r is not self.structure}
+        if self.structure is not None:
+            params["structure"] = self.structure.arrange(rng, params)
+        return params
 
     def sample_step(self, rng: np.random.Generator, step: int) -> EpisodeParams:
         """Draw the parameters due at control step ``step``; empty when none are."""

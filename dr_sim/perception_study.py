@@ -34,9 +34,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from dr_sim.config.loader import format_validation_error, read_yaml_mapping
+from dr_sim.config.loader import read_source, read_yaml_mapping, validated
 from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError
 
@@ -74,12 +74,14 @@ class HeldOutVariant(StrictModel):
 
 class HeldOut(StrictModel):
     """The held-out set: a generator config (YAML path), its image count and the photo folder, plus
-    ``variants`` scored beside it (the goals use the main set only)."""
+    ``variants`` scored beside it (the goals use the main set only). ``visibility`` overrides the
+    generator's labelling of visible fractions (labels only: the images stay the same)."""
 
     generator: str
     n: int = Field(gt=0)
     textures: str = "out/heldout_textures"
     variants: dict[str, HeldOutVariant] = Field(default_factory=dict)
+    visibility: Literal["none", "target", "all"] | None = None
 
 
 class StudyConfig(StrictModel):
@@ -113,13 +115,8 @@ class StudyConfig(StrictModel):
 
 def load_study(source: str | Path | Mapping[str, Any]) -> StudyConfig:
     """A validated ``StudyConfig`` from a YAML path or a mapping; one ``ConfigError`` when bad."""
-
-    origin = str(source) if isinstance(source, str | Path) else "study config"
-    data = read_yaml_mapping(source, "study config") if isinstance(source, str | Path) else dict(source)
-    try:
-        return StudyConfig.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(format_validation_error(error, origin)) from None
+    data, origin, _ = read_source(source, "study config")
+    return validated(StudyConfig, data, origin)
 
 
 # -- the points of the study ----------------------------------------------------------------------------
@@ -256,14 +253,20 @@ class Study:
 
         spec = self.config.heldout
         write_textures(spec.textures)
-        sets = {"heldout": self._heldout_set(self.out / "heldout" / "data", spec.generator, spec.n)}
+        labels = {} if spec.visibility is None else {"visibility": spec.visibility}
+        main: str | dict[str, Any] = {**heldout_generator(spec.generator), **labels} if labels else spec.generator
+        sets = {"heldout": self._heldout_set(self.heldout_root("heldout"), main, spec.n)}
         if spec.variants:
             base = heldout_generator(spec.generator)
             for name, variant in spec.variants.items():
                 randomization = overlay(base["randomization"], variant.randomization)
-                generator = {**base, "randomization": randomization}
-                sets[name] = self._heldout_set(self.out / "heldout" / name, generator, variant.n)
+                generator = {**base, "randomization": randomization, **labels}
+                sets[name] = self._heldout_set(self.heldout_root(name), generator, variant.n)
         return sets
+
+    def heldout_root(self, name: str) -> Path:
+        """The folder of the held-out set ``name`` (``heldout`` or a variant's name)."""
+        return self.out / "heldout" / ("data" if name == "heldout" else name)
 
     def _heldout_set(self, root: Path, generator: str | dict[str, Any], count: int) -> Any:
         from dr_sim.datasets.generate import generate
@@ -277,7 +280,14 @@ class Study:
     def spec(self, point: dict[str, Any]) -> dict[str, Any]:
         """What a point's result depends on (compared on resume)."""
         generator = {**self.config.generator, "randomization": point["randomization"]}
-        return {"generator": generator, "images": self.config.images, "training": self.config.training}
+        images = point.get("images", self.config.images)
+        return {"generator": generator, "images": images, "training": self.config.training}
+
+    def score(self, net: Any, scaler: Any, name: str, data: Any) -> dict[str, Any]:
+        """A model's scores on the held-out set ``name`` (``PoseData``): ``evaluate_model``'s subsets."""
+        from dr_sim.policies.pose_training import evaluate_model
+
+        return evaluate_model(net, scaler, data)
 
     def run_point(self, name: str, point: dict[str, Any], heldout: dict[str, Any]) -> dict[str, Any]:
         """Generate, train and score one point, or read its result when it is done (scoring only the
@@ -298,15 +308,14 @@ class Study:
         missing = [key for key in heldout if key != "heldout" and key not in result.get("variants", {})]
         if "heldout" not in result or missing:
             from dr_sim.policies.pose_net import load_checkpoint
-            from dr_sim.policies.pose_training import evaluate_model
 
             start = time.perf_counter()
             net, scaler, _ = load_checkpoint(folder / "run" / "model.pt")
             if "heldout" not in result:
-                result["heldout"] = evaluate_model(net, scaler, heldout["heldout"])
+                result["heldout"] = self.score(net, scaler, "heldout", heldout["heldout"])
             variants = result.setdefault("variants", {})
             for key in missing:
-                variants[key] = evaluate_model(net, scaler, heldout[key])
+                variants[key] = self.score(net, scaler, key, heldout[key])
             result["evaluate_s"] = result.get("evaluate_s", 0.0) + time.perf_counter() - start
             result_path.write_text(json.dumps(result, indent=1) + "\n")
             subsets = result["heldout"]["subsets"]
@@ -322,9 +331,9 @@ class Study:
         from dr_sim.datasets.generate import generate
         from dr_sim.policies.pose_training import METRICS_FILE, train
 
-        self.log(f"{name}: generating {self.config.images} images")
+        self.log(f"{name}: generating {spec['images']} images")
         start = time.perf_counter()
-        generate(spec["generator"], folder / "data", self.config.images, workers=self.config.workers, progress=False)
+        generate(spec["generator"], folder / "data", spec["images"], workers=self.config.workers, progress=False)
         generate_s = time.perf_counter() - start
         self.log(f"{name}: generated in {generate_s:.0f} s; training")
         run = train(
@@ -347,10 +356,21 @@ class Study:
             "images_per_s": metrics["images_per_s"],
         }
 
+    def points(self) -> dict[str, dict[str, Any]]:
+        """The study's points (see ``points``), the sweep's pool sizes planned first."""
+        return points(self.config, plan(self.config, self.out, self.log)["pool_sizes"])
+
+    def summarize(self, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The results of the points as one JSON-friendly dict (``summarize``)."""
+        return summarize(results, self.config, plan(self.config, self.out, self.log)["pool_sizes"])
+
+    def write_report(self, summary: dict[str, Any]) -> None:
+        """``results.json``, ``results.md`` and ``results.png`` in the output folder (``write_report``)."""
+        write_report(summary, self.out)
+
     def run(self, only: list[str] | None = None) -> dict[str, Any]:
         """Run every point (or those named in ``only``), then write the results; returns them."""
-        sizes = plan(self.config, self.out, self.log)["pool_sizes"]
-        todo = points(self.config, sizes)
+        todo = self.points()
         unknown = [name for name in only or [] if name not in todo]
         if unknown:
             raise ConfigError(f"--only {unknown[0]!r} is not a point of this study; points: {', '.join(todo)}")
@@ -360,8 +380,8 @@ class Study:
             if only and name not in only:
                 continue
             results[name] = self.run_point(name, point, heldout)
-        summary = summarize(results, self.config, sizes)
-        write_report(summary, self.out)
+        summary = self.summarize(results)
+        self.write_report(summary)
         self.log(f"wrote {self.out / 'results.md'}")
         return summary
 
@@ -579,16 +599,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.perception_study``: one line on stderr and exit code 2 on a bad config."""
-    from dr_sim.arguments import run_command
+    from dr_sim.arguments import module_main
 
-    return run_command(
-        "python -m dr_sim.perception_study",
-        add_arguments,
-        run,
-        __doc__,
-        argv,
-        "interrupted; rerun the same command to resume",
-    )
+    return module_main("dr_sim.perception_study", add_arguments, run, __doc__, argv)
 
 
 if __name__ == "__main__":

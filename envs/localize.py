@@ -3,7 +3,9 @@
 A target (``target_shape``: ``cube`` or ``puck``, red, named ``object``) rests at a random position and
 yaw in ``TARGET_LOW``..``TARGET_HIGH`` (m) on the table; a fixed camera looks down at that region at an
 angle. Randomization adds 0-10 distractors (the ``distractors`` section, e.g. the ``visual`` and
-``full`` presets); the target is placed after them, clear of every one (``clearance`` m).
+``full`` presets); the target is placed after them, clear of every one (``clearance`` m). A
+``structure`` section whose target is ``object`` places it instead (on its surfaces, in view, with the
+distractors in context; ``launch/sdr_localize.yaml``).
 
 One step per episode. Action: the estimated (x, y) of the target's centre in metres, world frame,
 ``Box(-1, 1, (2,))`` (it covers the table top). Dense reward: minus the error (m); sparse: 0 within
@@ -78,7 +80,13 @@ class LocalizeEnv(TabletopEnv):
 
     def reset_task(self, options: dict[str, Any]) -> None:
         """Put the target at the first candidate spot clear of the distractors (the one with the most
-        room if none is), at a random yaw; the distractors must be in place already."""
+        room if none is), at a random yaw; the distractors must be in place already. A ``structure``
+        section that places the target has placed it already: it stays."""
+        self.estimate = None
+        self._labels = {}
+        structure = self.session.engine.structure
+        if structure is not None and structure.places(self.sim_bodies["object"]):
+            return
         candidates = self.np_random.uniform(TARGET_LOW, TARGET_HIGH, (CANDIDATES, 2))
         yaw = self.np_random.uniform(-np.pi, np.pi)
         room = self._room(candidates)
@@ -88,8 +96,6 @@ class LocalizeEnv(TabletopEnv):
         orientation = client.getQuaternionFromEuler([0.0, 0.0, yaw])
         client.resetBasePositionAndOrientation(self.sim_bodies["object"], [x, y, self.target_height], orientation)
         client.resetBaseVelocity(self.sim_bodies["object"], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
-        self.estimate = None
-        self._labels = {}
 
     def _room(self, spots: np.ndarray) -> np.ndarray:
         """Gap (m) between a target centred at each of ``spots`` (N x 2, m) and the nearest distractor,

@@ -6,12 +6,13 @@ is allowed. YAML is read with ``yaml.safe_load`` only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dr_sim.config.params import PARAM_TYPES
 from dr_sim.config.schema import DRConfig
@@ -21,6 +22,7 @@ PRESETS = ("none", "physics", "visual", "full")
 # A composite preset is the union of its parts' sections (the parts share no section).
 _PRESET_PARTS = {"none": (), "physics": ("physics",), "visual": ("visual",), "full": ("physics", "visual")}
 ConfigSource = str | Path | dict[str, Any] | DRConfig | None
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def load_config(source: ConfigSource = "none") -> DRConfig:
@@ -57,12 +59,26 @@ def preset_dict(name: str) -> dict[str, Any]:
 
 def config_from_dict(data: Any, origin: str = "config") -> DRConfig:
     """Validate a plain mapping (for example parsed YAML) into a ``DRConfig``."""
-    if data is None:
-        data = {}
+    return validated(DRConfig, {} if data is None else data, origin)
+
+
+def validated(model: type[Model], data: Any, origin: str) -> Model:
+    """``model`` validated from ``data``; one ``ConfigError`` naming ``origin`` (and the key) when bad."""
     try:
-        return DRConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, origin)) from None
+
+
+def read_source(
+    source: str | Path | Mapping[str, Any], what: str = "config", base: Path | None = None
+) -> tuple[dict[str, Any], str, Path]:
+    """(mapping, origin, folder) of a config given as a YAML path or a mapping: a path is read
+    (``read_yaml_mapping``), names itself in errors and its relative paths start from its folder; a
+    mapping is copied, is named ``what`` and its relative paths start from ``base`` (default ``.``)."""
+    if isinstance(source, str | Path):
+        return read_yaml_mapping(source, what), str(source), Path(source).parent
+    return dict(source), what, base or Path(".")
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Camera: pose jitter around the nominal pose, field of view and principal point."""
+"""Camera: pose jitter around the nominal pose, field of view and principal point; ``aim_camera`` puts a
+camera at a drawn pose (the structure's mount poses)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,15 @@ class CameraRandomizer(Randomizer):
             for name, value in params.get(field, {}).items():
                 state = scene.cameras[name].state
                 setattr(state, field, float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64))
+
+
+def aim_camera(camera: Camera, eye: list[float], target: list[float], roll: float, fov: float) -> None:
+    """Put ``camera`` at ``eye`` looking at ``target`` (m, world) with the world's z up, turned by
+    ``roll`` (rad) about its axis, with no aim offset and a vertical field of view ``fov`` (deg)."""
+    state = camera.state
+    state.eye = np.asarray(eye, dtype=np.float64)
+    state.target = np.asarray(target, dtype=np.float64)
+    state.up = np.array([0.0, 0.0, 1.0])
+    state.aim = np.zeros(2)
+    state.roll = float(roll)
+    state.fov = float(fov)

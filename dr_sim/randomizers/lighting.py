@@ -53,9 +53,15 @@ class LightingRandomizer(Randomizer):
     def apply(self, scene: Scene, params: Params) -> None:
         for name, argument in _ARGUMENTS.items():
             if name in params:
-                value = params[name][TARGET]
                 if name == "direction":
-                    value = (np.asarray(value) / max(np.linalg.norm(value), 1e-9)).tolist()
-                scene.light[argument] = value
+                    set_direction(scene, params[name][TARGET])
+                else:
+                    scene.light[argument] = params[name][TARGET]
         if "shadow" in params:
             scene.light["shadow"] = int(params["shadow"][TARGET])
+
+
+def set_direction(scene: Scene, direction: list[float]) -> None:
+    """Light ``scene`` from ``direction`` (a 3-vector towards the light, normalised here)."""
+    vector = np.asarray(direction, dtype=np.float64)
+    scene.light[_ARGUMENTS["direction"]] = (vector / max(np.linalg.norm(vector), 1e-9)).tolist()
