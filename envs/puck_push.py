@@ -25,6 +25,10 @@ for a batch) for the dense reward (stable-baselines3's ``HerReplayBuffer``: ``co
 the sparse reward needs no info). The step reward is ``compute_reward`` of the observed goals.
 
 Success: the puck within ``success_distance`` (0.05 m) of the goal; the episode ends on success.
+
+Option ``puck_range`` (m, default ``PUCK_RANGE``): the half side of the square the puck starts in, up to
+``WORKSPACE``. A wider square serves data for perception: a pose network that must follow the puck
+wherever a policy pushes it needs images of the puck there (``launch/modular/data.yaml``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pybullet_utils.bullet_client import BulletClient
 
 from dr_sim.envs.base import GoalEnv
 from dr_sim.envs.objects import PUCK, add_goal_marker, add_object
+from dr_sim.errors import ConfigError
 
 TIP_RADIUS = 0.02  # m
 TIP_HEIGHT = 0.02  # m
@@ -95,6 +100,12 @@ class PuckPushEnv(GoalEnv):
 
     observation_size: ClassVar[int] = 10
 
+    def __init__(self, puck_range: float = PUCK_RANGE, **kwargs: Any) -> None:
+        if not 0 < puck_range <= WORKSPACE:
+            raise ConfigError(f"puck_range must be a half side in (0, {WORKSPACE}] m, got {puck_range!r}")
+        self.puck_range = float(puck_range)
+        super().__init__(puck_range=puck_range, **kwargs)
+
     def build(self, client: BulletClient) -> None:
         self.sim_bodies["pusher"] = add_pusher(client)
         self.sim_bodies["object"] = add_object(client, PUCK)
@@ -104,7 +115,7 @@ class PuckPushEnv(GoalEnv):
         return spaces.Box(-1.0, 1.0, (2,), np.float32)
 
     def reset_task(self, options: dict[str, Any]) -> None:
-        puck = self.np_random.uniform(-PUCK_RANGE, PUCK_RANGE, 2)
+        puck = self.np_random.uniform(-self.puck_range, self.puck_range, 2)
         goal = self.draw_apart(np.full(2, -GOAL_RANGE), np.full(2, GOAL_RANGE), puck, MIN_GOAL_DISTANCE)
         tip = self.draw_apart(np.full(2, -WORKSPACE), np.full(2, WORKSPACE), puck, CONTACT_DISTANCE + MIN_START_GAP)
         for joint, position in zip(JOINTS, tip, strict=True):
