@@ -14,6 +14,7 @@ from dr_sim.errors import DrSimError
 PROG = "dr-sim"
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+RESUME_HINT = "interrupted; rerun the same command to resume"
 
 
 class ArgumentError(Exception):
@@ -84,3 +85,14 @@ def run_command(
     parser = make_parser(prog, (doc or prog).split("\n\n")[0])
     add_arguments(parser)
     return guarded(lambda: run(parser.parse_args(sys.argv[1:] if argv is None else argv)), prog, interrupted)
+
+
+def module_main(
+    module: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    doc: str | None,
+    argv: Sequence[str] | None = None,
+) -> int:
+    """``python -m <module>`` of a resumable study: ``run_command`` with the hint to rerun on Ctrl-C."""
+    return run_command(f"python -m {module}", add_arguments, run, doc, argv, RESUME_HINT)

@@ -32,13 +32,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from dr_sim.config.loader import format_validation_error, read_yaml_mapping
+from dr_sim.config.loader import read_source, read_yaml_mapping, validated
 from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError
 
@@ -66,15 +66,8 @@ class StudyConfig(StrictModel):
 
 def load_study(source: str | Path | Mapping[str, Any], base: Path | None = None) -> tuple[StudyConfig, Path]:
     """The validated study and the folder its relative paths start from (the YAML's; else ``base`` or ``.``)."""
-
-    if isinstance(source, str | Path):
-        origin, folder, data = str(source), Path(source).parent, read_yaml_mapping(source, "study config")
-    else:
-        origin, folder, data = "study config", base or Path("."), dict(source)
-    try:
-        config = StudyConfig.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(format_validation_error(error, origin)) from None
+    data, origin, folder = read_source(source, "study config", base)
+    config = validated(StudyConfig, data, origin)
     missing = [name for name in config.shifts if name not in config.domains]
     if missing:
         raise ConfigError(f"{origin}: shifts {missing} must also be listed in domains")
@@ -249,10 +242,16 @@ def goals(policies: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
             if letter in rate:
                 found.append({"goal": f"({letter}) shifted success >= (b)'s {rate['b']:.2f}", "value": rate[letter]})
                 found[-1]["met"] = rate[letter] >= rate["b"]
+    return found + training_goals(policies, GOAL_TRAIN_S)
+
+
+def training_goals(policies: Mapping[str, Mapping[str, Any]], limit_s: float) -> list[dict[str, Any]]:
+    """One goal per policy: its training took at most ``limit_s`` seconds (the value in minutes)."""
+    found = []
     for name, entry in policies.items():
         seconds = entry["training"]["wall_seconds"]
-        found.append({"goal": f"{name} trains within {GOAL_TRAIN_S / 60:.0f} min", "value": seconds / 60})
-        found[-1]["met"] = seconds <= GOAL_TRAIN_S
+        found.append({"goal": f"{name} trains within {limit_s / 60:.0f} min", "value": seconds / 60})
+        found[-1]["met"] = seconds <= limit_s
     return found
 
 
@@ -260,13 +259,7 @@ def summarize(
     config: StudyConfig, policies: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Everything the report shows, as plain data (``results.json``)."""
-    entries = {}
-    for name, entry in policies.items():
-        domains = dict(entry["domains"])
-        domains[POOLED] = pooled(domains, config.shifts)
-        entries[name] = {**entry, "domains": domains}
-    if reference:
-        reference = {**reference, POOLED: pooled(reference, config.shifts)}
+    entries, reference = with_pooled(policies, reference, config.shifts)
     return {
         "episodes": config.episodes,
         "seed": config.seed,
@@ -277,6 +270,20 @@ def summarize(
         "goals": goals(entries),
         "config": config.model_dump(mode="json"),
     }
+
+
+def with_pooled(
+    policies: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Any], shifts: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], Mapping[str, Any]]:
+    """Copies of the policies' entries and of the reference with the ``POOLED`` shifted domain added."""
+    entries = {}
+    for name, entry in policies.items():
+        domains = dict(entry["domains"])
+        domains[POOLED] = pooled(domains, shifts)
+        entries[name] = {**entry, "domains": domains}
+    if reference:
+        reference = {**reference, POOLED: pooled(reference, shifts)}
+    return entries, reference
 
 
 def markdown(summary: Mapping[str, Any]) -> str:
@@ -316,13 +323,13 @@ def markdown(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(summary: Mapping[str, Any], out: Path) -> None:
-    """``results.json``, ``results.md`` and ``results.png`` in ``out``."""
+def write_report(summary: Mapping[str, Any], out: Path, report: Callable[[Mapping[str, Any]], str] = markdown) -> None:
+    """``results.json``, ``results.md`` (written by ``report``) and ``results.png`` in ``out``."""
     from dr_sim.policies.rl_evaluation import plot_success
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
-    (out / "results.md").write_text(markdown(summary))
+    (out / "results.md").write_text(report(summary))
     by_policy = {name: entry["domains"] for name, entry in summary["policies"].items()}
     if summary["reference"]:
         by_policy[REFERENCE] = summary["reference"]
@@ -330,22 +337,30 @@ def write_report(summary: Mapping[str, Any], out: Path) -> None:
 
 
 # -- command line -------------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The study's arguments."""
-    from dr_sim.arguments import non_negative_int, positive_int
+def add_policy_arguments(parser: argparse.ArgumentParser, example: str) -> None:
+    """The arguments of a study of policies: its config (``example``), the output folder and the pilot
+    overrides that ``apply_overrides`` lays over the config."""
+    from dr_sim.arguments import positive_int
 
-    parser.add_argument("config", metavar="CONFIG", help="study config (launch/peng_study.yaml)")
+    parser.add_argument("config", metavar="CONFIG", help=f"study config ({example})")
     parser.add_argument("--out", default=None, help="output folder (default: the config's 'out')")
     parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these policies")
     parser.add_argument("--timesteps", type=positive_int, default=None, help="env steps per policy (pilot runs)")
     parser.add_argument("--episodes", type=positive_int, default=None, help="episodes per domain (pilot runs)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The study's arguments."""
+    from dr_sim.arguments import non_negative_int
+
+    add_policy_arguments(parser, "launch/peng_study.yaml")
     parser.add_argument("--audit-episodes", type=non_negative_int, default=None, help="episodes per audit value")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the study and print the markdown report."""
-
-    data = read_yaml_mapping(args.config, "study config")
+def apply_overrides(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``data`` (a study config mapping, changed in place and returned) with the command line's pilot
+    overrides: ``--timesteps`` for every policy (the policies' own budgets dropped), ``--episodes`` and,
+    where the command has it, ``--audit-episodes``."""
     if args.timesteps is not None:
         data["base"] = {**(data.get("base") or {}), "total_timesteps": args.timesteps}
         data["policies"] = {
@@ -354,8 +369,14 @@ def run(args: argparse.Namespace) -> int:
         }
     if args.episodes is not None:
         data["episodes"] = args.episodes
-    if args.audit_episodes is not None:
+    if getattr(args, "audit_episodes", None) is not None:
         data["audit_episodes"] = args.audit_episodes
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the study and print the markdown report."""
+    data = apply_overrides(read_yaml_mapping(args.config, "study config"), args)
     config, folder = load_study(data, Path(args.config).parent)
     summary = Study(config, folder, args.out).run(args.only)
     print(markdown(summary), end="")
@@ -364,16 +385,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.peng_study``: one line on stderr and exit code 2 on a bad config."""
-    from dr_sim.arguments import run_command
+    from dr_sim.arguments import module_main
 
-    return run_command(
-        "python -m dr_sim.peng_study",
-        add_arguments,
-        run,
-        __doc__,
-        argv,
-        "interrupted; rerun the same command to resume",
-    )
+    return module_main("dr_sim.peng_study", add_arguments, run, __doc__, argv)
 
 
 if __name__ == "__main__":

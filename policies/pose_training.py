@@ -51,10 +51,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from dr_sim.config.loader import format_validation_error, read_yaml_mapping
+from dr_sim.config.loader import read_yaml_mapping, validated
 from dr_sim.config.params import StrictModel
+from dr_sim.datasets.render_spec import RenderSpec
 from dr_sim.errors import ConfigError
 
 if TYPE_CHECKING:  # torch loads only when a model trains or is scored: the command line starts fast
@@ -88,30 +89,13 @@ class NetConfig(StrictModel):
 
 def net_config(data: Any, origin: str = "model") -> NetConfig:
     """A validated ``NetConfig`` from a dict (``None``: the defaults); one ``ConfigError`` if bad."""
-    try:
-        return NetConfig.model_validate({} if data is None else data)
-    except ValidationError as error:
-        raise ConfigError(format_validation_error(error, origin)) from None
+    return validated(NetConfig, {} if data is None else data, origin)
 
 
-class DataSpec(StrictModel):
+class DataSpec(RenderSpec):
     """A data set: an existing folder (``path``), or a generator config and ``n`` images to render."""
 
-    path: str | None = None
-    generator: str | dict[str, Any] | None = None
-    n: int | None = Field(default=None, gt=0)
-    out: str | None = None
     workers: int = Field(default=1, ge=1, le=64)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> DataSpec:
-        if (self.path is None) == (self.generator is None):
-            raise ValueError("give either 'path' (a data set folder) or 'generator' (a generator config) with 'n'")
-        if self.generator is not None and self.n is None:
-            raise ValueError("'generator' needs 'n', the number of images to render")
-        if self.path is not None and (self.n is not None or self.out is not None):
-            raise ValueError("'n' and 'out' only apply to 'generator'; a 'path' is used as it is")
-        return self
 
 
 class PoseTrainConfig(StrictModel):
@@ -167,10 +151,7 @@ def load_train_config(source: ConfigInput) -> PoseTrainConfig:
     kind = config_kind(data)
     if kind not in KINDS:
         raise ConfigError(f"{origin}: kind {kind!r} is not supported here; allowed: {', '.join(KINDS)}")
-    try:
-        return PoseTrainConfig.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(format_validation_error(error, origin)) from None
+    return validated(PoseTrainConfig, data, origin)
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -252,21 +233,18 @@ def mirror_order(points: Sequence[Sequence[float]]) -> np.ndarray:
 def ensure_data(spec: DataSpec, default_out: Path, log: Log | None = None) -> tuple[Path, float]:
     """(data set folder, seconds spent rendering): ``spec.path`` as is, else the generator's images
     rendered into ``spec.out`` (default ``default_out``), resuming a partial folder."""
-    if spec.path is not None:
-        return Path(spec.path), 0.0
-    from dr_sim.datasets.generate import generate
 
-    assert spec.generator is not None
-    assert spec.n is not None
-    out = Path(spec.out) if spec.out is not None else default_out
-    start = time.perf_counter()
-    summary = generate(spec.generator, out, spec.n, workers=spec.workers, progress=False)
-    seconds = time.perf_counter() - start
-    if log is not None and summary["rendered"]:
-        log(
+    def render(generator: str | dict[str, Any], n: int, out: Path) -> Mapping[str, Any]:
+        from dr_sim.datasets.generate import generate
+
+        return generate(generator, out, n, workers=spec.workers, progress=False)
+
+    def describe(summary: Mapping[str, Any], out: Path, seconds: float) -> str:
+        return (
             f"generated {summary['images']} images in {out} in {seconds:.0f} s ({summary['images_per_s']:.0f} images/s)"
         )
-    return out, seconds
+
+    return spec.ensure(default_out, render, describe, log)
 
 
 # -- errors -------------------------------------------------------------------------------------------
