@@ -189,7 +189,13 @@ def test_train_writes_a_run_folder(trained_run: Path) -> None:
     names = {path.name for path in trained_run.iterdir()}
     assert {"config.yaml", "git.txt", "command.txt", "model.pt", "metrics.json", "examples.png"} <= names
     resolved = yaml.safe_load((trained_run / "config.yaml").read_text())
-    assert resolved["losses"] == {"l1": 1.0, "segmentation": 0.1, "depth": 0.1, "adversarial": 0.0}
+    assert resolved["losses"] == {
+        "l1": 1.0,
+        "object_weight": 0.0,
+        "segmentation": 0.1,
+        "depth": 0.1,
+        "adversarial": 0.0,
+    }
     assert resolved["out"] == str(trained_run)
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert [row["epoch"] for row in metrics["history"]] == [1, 2]
@@ -257,3 +263,22 @@ def test_bad_input_ends_in_one_line(trained_run: Path, pair_root: Path, tmp_path
         yaml.safe_dump({**tiny_config(pair_root, tmp_path / "r"), "model": {"channels": [8, 8, 8, 8, 8, 8]}})
     )
     assert_one_line_error(["train", str(bad)], "multiple of 64 px")
+
+
+def test_object_pixels_weigh_more_in_the_l1_when_asked() -> None:
+    import torch
+
+    from dr_sim.adapt.training import weighted_l1
+
+    target = torch.zeros(1, 3, 4, 4)
+    semantic = torch.zeros(1, 4, 4, dtype=torch.long)
+    semantic[0, 0, 0] = 1  # one target pixel
+    on_object, off_object = target.clone(), target.clone()
+    on_object[0, :, 0, 0] = 1.0
+    off_object[0, :, 3, 3] = 1.0
+    plain = torch.nn.functional.l1_loss(on_object, target)
+    assert weighted_l1(on_object, target, semantic, 0.0) == pytest.approx(float(plain))
+    assert weighted_l1(off_object, target, semantic, 0.0) == pytest.approx(float(plain))
+    # 16 pixels, one of them weighing 21: an error there is 21 times one elsewhere
+    assert weighted_l1(on_object, target, semantic, 20.0) == pytest.approx(21.0 / 36.0)
+    assert weighted_l1(off_object, target, semantic, 20.0) == pytest.approx(1.0 / 36.0)

@@ -11,6 +11,9 @@ A YAML file (or a mapping)::
     model: {channels: [16, 32, 64, 128]}     # U-Net widths, one per halving of the image
     losses:                      # weights; the defaults depend on the method (below)
       l1: 1.0                    # mean absolute error of the canonical RGB in [-1, 1]
+      object_weight: 0.0         # an object's pixel (target or distractor, from the segmentation)
+                                 # counts 1 + object_weight background pixels in that L1: a 3 px
+                                 # target is otherwise too small a share of the loss to be kept
       segmentation: 0.1          # RCAN: cross-entropy of the semantic map (0: no segmentation head)
       depth: 0.1                 # RCAN: mean absolute error of the metric depth, m (0: no depth head)
       adversarial: 0.0           # PatchGAN loss (RCAN: on the output alone; pix2pix: on the pair)
@@ -42,8 +45,8 @@ from dr_sim.datasets.render_spec import RenderSpec
 
 METHODS = ("rcan", "pix2pix")
 DEFAULT_LOSSES = {
-    "rcan": {"l1": 1.0, "segmentation": 0.1, "depth": 0.1, "adversarial": 0.0},
-    "pix2pix": {"l1": 100.0, "segmentation": 0.0, "depth": 0.0, "adversarial": 1.0},
+    "rcan": {"l1": 1.0, "object_weight": 0.0, "segmentation": 0.1, "depth": 0.1, "adversarial": 0.0},
+    "pix2pix": {"l1": 100.0, "object_weight": 0.0, "segmentation": 0.0, "depth": 0.0, "adversarial": 1.0},
 }
 
 
@@ -71,6 +74,7 @@ class Losses(StrictModel):
     """Loss weights (see the module docstring)."""
 
     l1: float = Field(ge=0)
+    object_weight: float = Field(ge=0)
     segmentation: float = Field(ge=0)
     depth: float = Field(ge=0)
     adversarial: float = Field(ge=0)

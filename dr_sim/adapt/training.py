@@ -1,6 +1,7 @@
 """Fit a translator on paired renders: RCAN (James 2019) or pix2pix (Isola 2017).
 
-Both learn a ``UNet`` from randomized RGB to canonical RGB (in [-1, 1]) with an L1 loss:
+Both learn a ``UNet`` from randomized RGB to canonical RGB (in [-1, 1]) with an L1 loss (object pixels
+weighted ``1 + losses.object_weight``):
 
 - ``rcan``: plus, with their weights, the cross-entropy of a segmentation head against the canonical
   render's semantic map and the L1 error (m) of a depth head against its metric depth, and optionally
@@ -85,7 +86,7 @@ def generator_loss(translator: Translator, batch: dict[str, torch.Tensor]) -> tu
     ``batch["output"]`` for the discriminator's step."""
     weights = translator.config.losses
     out = translator.generator.forward_all(batch["inputs"])
-    terms = {"l1": functional.l1_loss(out["rgb"], batch["targets"])}
+    terms = {"l1": weighted_l1(out["rgb"], batch["targets"], batch["semantic"], weights.object_weight)}
     if "segmentation" in out:
         terms["segmentation"] = functional.cross_entropy(out["segmentation"], batch["semantic"])
     if "depth" in out:
@@ -96,6 +97,18 @@ def generator_loss(translator: Translator, batch: dict[str, torch.Tensor]) -> tu
     loss = sum(getattr(weights, name) * value for name, value in terms.items())
     batch["output"] = out["rgb"]
     return loss, {name: float(value.detach()) for name, value in terms.items()}
+
+
+def weighted_l1(
+    output: torch.Tensor, target: torch.Tensor, semantic: torch.Tensor, object_weight: float
+) -> torch.Tensor:
+    """Mean absolute error of (B, 3, H, W) images, a pixel of an object (``semantic`` (B, H, W) > 0) weighing
+    ``1 + object_weight`` background pixels; the plain L1 when ``object_weight`` is 0."""
+    error = (output - target).abs()
+    if not object_weight:
+        return error.mean()
+    weight = 1.0 + object_weight * (semantic > 0).to(error.dtype).unsqueeze(1)
+    return (error * weight).sum() / (weight.sum() * error.shape[1])
 
 
 def discriminator_loss(translator: Translator, batch: dict[str, torch.Tensor]) -> torch.Tensor:
