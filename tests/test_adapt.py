@@ -269,10 +269,11 @@ def test_object_pixels_weigh_more_in_the_l1_when_asked() -> None:
     import torch
 
     from dr_sim.adapt.training import weighted_l1
+    from dr_sim.datasets.shards import TABLE, TARGET
 
     target = torch.zeros(1, 3, 4, 4)
-    semantic = torch.zeros(1, 4, 4, dtype=torch.long)
-    semantic[0, 0, 0] = 1  # one target pixel
+    semantic = torch.full((1, 4, 4), TABLE, dtype=torch.long)
+    semantic[0, 0, 0] = TARGET  # one target pixel on the table
     on_object, off_object = target.clone(), target.clone()
     on_object[0, :, 0, 0] = 1.0
     off_object[0, :, 3, 3] = 1.0

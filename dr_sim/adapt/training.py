@@ -28,7 +28,7 @@ from torch.nn import functional
 from dr_sim.adapt.config import AdaptConfig
 from dr_sim.adapt.data import Pairs
 from dr_sim.adapt.networks import PatchGAN, UNet
-from dr_sim.datasets.shards import CATEGORIES
+from dr_sim.datasets.shards import CATEGORIES, DISTRACTOR, TARGET
 from dr_sim.errors import ConfigError
 from dr_sim.gap.classifier import build
 
@@ -102,12 +102,14 @@ def generator_loss(translator: Translator, batch: dict[str, torch.Tensor]) -> tu
 def weighted_l1(
     output: torch.Tensor, target: torch.Tensor, semantic: torch.Tensor, object_weight: float
 ) -> torch.Tensor:
-    """Mean absolute error of (B, 3, H, W) images, a pixel of an object (``semantic`` (B, H, W) > 0) weighing
-    ``1 + object_weight`` background pixels; the plain L1 when ``object_weight`` is 0."""
+    """Mean absolute error of (B, 3, H, W) images, a pixel of an object (the target or a distractor in the
+    ``semantic`` (B, H, W) category map) weighing ``1 + object_weight`` other pixels; the plain L1 when
+    ``object_weight`` is 0."""
     error = (output - target).abs()
     if not object_weight:
         return error.mean()
-    weight = 1.0 + object_weight * (semantic > 0).to(error.dtype).unsqueeze(1)
+    objects = (semantic == TARGET) | (semantic == DISTRACTOR)
+    weight = 1.0 + object_weight * objects.to(error.dtype).unsqueeze(1)
     return (error * weight).sum() / (weight.sum() * error.shape[1])
 
 
