@@ -128,7 +128,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=positive_int, default=5, help="calls per side and block (default 5)")
     parser.add_argument("--images", type=positive_int, default=300, help="images per generator ratio (default 300)")
     parser.add_argument(
-        "--pool-images", type=positive_int, default=256, help="images per generator workers run (default 256)"
+        "--pool-images",
+        type=positive_int,
+        default=256,
+        help="N of the 2-workers figure's N and 3N image runs (default 256)",
     )
 
 
