@@ -302,7 +302,8 @@ class Study:
                     f"{result_path} was made with other settings; delete {folder} or use another --out "
                     f"to rerun {name!r}"
                 )
-            self.log(f"{name}: done already ({result['heldout']['subsets']['all']['mean_cm']:.2f} cm)")
+            scored = f" ({result['heldout']['subsets']['all']['mean_cm']:.2f} cm)" if "heldout" in result else ""
+            self.log(f"{name}: done already{scored}")
         else:
             result = self._train_point(name, point, spec, folder)
         missing = [key for key in heldout if key != "heldout" and key not in result.get("variants", {})]

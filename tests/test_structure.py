@@ -311,3 +311,21 @@ def test_shipped_example_config_builds_structured_scenes() -> None:
         assert {"camera", "light", "placements", "settled"} <= set(info["randomization"]["structure"])
     finally:
         env.close()
+
+
+def test_the_hard_slice_interval_is_a_paired_bootstrap_of_the_error_ratio() -> None:
+    from types import SimpleNamespace
+
+    from dr_sim.sdr_study import hard_interval
+
+    hard = np.array([True, True, True, True, False])
+    study = SimpleNamespace(slices={"heldout": {"hard": hard}})
+    uniform = {"heldout": {"errors_cm": [2.0, 4.0, 6.0, 8.0, 100.0]}}
+    results = {"uniform_10": uniform, "structured_10": {"heldout": {"errors_cm": [1.0, 2.0, 3.0, 4.0, 0.0]}}}
+    low, high = hard_interval(results, study, 10)  # type: ignore[arg-type]
+    assert low == pytest.approx(2.0)  # every resample of these pairs has the ratio 2: the easy image is left out
+    assert high == pytest.approx(2.0)
+    results["structured_10"] = {"heldout": {"errors_cm": [4.0, 2.0, 6.0, 8.0, 0.0]}}
+    low, high = hard_interval(results, study, 10)  # type: ignore[arg-type]
+    assert low < 1.0 < high
+    assert hard_interval({**results, "uniform_10": {"heldout": {}}}, study, 10) is None  # type: ignore[arg-type]
