@@ -29,6 +29,7 @@ from dr_sim.policies.rl_evaluation import (
     plot_success,
     resolve_domain,
     run_evaluate,
+    success_cell,
     write_evaluation,
 )
 from dr_sim.policies.rl_training import (
@@ -356,4 +357,5 @@ def test_sac_learns_puckpush_through_the_cli(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert run_train(argparse.Namespace(config=str(path), out=str(run), quiet=True)) == 0
     success = evaluate(run, ["nominal"], n=50)["domains"]["nominal"]
+    print(f"SAC on PuckPush after 30k steps, nominal success: {success_cell(success)}")
     assert success["ci_low"] > 10 * RANDOM_SUCCESS, success
