@@ -24,6 +24,10 @@ from dr_sim.policies.rl_evaluation import AUDIT, audit, evaluate, sweep
 from dr_sim.policies.rl_training import train
 
 CONFIG = {"image_size": 32, "shard_size": 3, "seed": 11}
+# Images slower to render (128 px, and every object's unoccluded render for its visibility) for the kill
+# test, so that the killed worker still has shards in flight: at 32 px a worker could finish all of its
+# shards before the kill landed, and nothing was left to retry.
+SLOW_CONFIG = {**CONFIG, "image_size": 128, "visibility": "all"}
 N = 24
 SHARDS = 8
 
@@ -43,6 +47,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = generate(CONFIG, root, N, workers=2, progress=False)
     assert summary["rendered"] == SHARDS
     assert summary["retried"] == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def slow_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The slow-image data set rendered in this process."""
+    root = tmp_path_factory.mktemp("slow")
+    generate(SLOW_CONFIG, root, N, workers=1, progress=False)
     return root
 
 
@@ -122,7 +134,7 @@ def test_ray_renders_the_same_data_set_as_local_processes(
 
 @pytest.mark.parametrize("kind", ["ray", "local"])
 def test_a_worker_killed_mid_run_is_replaced_and_the_set_completes_identically(
-    ray_instance: Any, reference: Path, tmp_path: Path, kind: str
+    ray_instance: Any, slow_reference: Path, tmp_path: Path, kind: str
 ) -> None:
     root = tmp_path / kind
 
@@ -132,13 +144,13 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_set_completes_identically(
         return b"multiprocessing.spawn" in command
 
     thread, killed = kill_a_worker(root, is_worker)
-    summary = generate(CONFIG, root, N, workers=2, backend=Backend(kind), progress=False)
+    summary = generate(SLOW_CONFIG, root, N, workers=2, backend=Backend(kind), progress=False)
     thread.join()
     assert killed, "no worker process was seen"
     assert summary["retried"] >= 1
     assert summary["rendered"] == SHARDS
     assert_complete_once(root)
-    assert content_hash(root) == content_hash(reference)
+    assert content_hash(root) == content_hash(slow_reference)
 
 
 def test_bad_backend_arguments_end_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
