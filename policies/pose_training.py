@@ -496,13 +496,6 @@ def format_scores(scores: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``train`` subcommand's arguments."""
-    parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: pose'")
-    parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines on stderr")
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Run ``dr-sim train CONFIG``: train, print the run folder and its validation error."""
     data = read_yaml_mapping(args.config, "training config")

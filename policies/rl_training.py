@@ -504,13 +504,6 @@ def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -
 
 
 # -- command line -------------------------------------------------------------------------------------
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``train`` subcommand's arguments for ``kind: rl`` configs."""
-    parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl'")
-    parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
-
-
 def run_train(args: argparse.Namespace) -> int:
     """Run ``dr-sim train CONFIG`` for a ``kind: rl`` config: train and print the run folder."""
     data = read_yaml_mapping(args.config, "training config")
