@@ -123,9 +123,16 @@ class RandomizationSession:
         """Draw the next episodes from ``randomization`` instead (automatic randomization moves its ranges
         this way). It must randomize the same parameters of the same targets as the config it replaces, only
         from other distributions, so that every parameter is still drawn each episode and recorded
-        parameters replay under either config; otherwise one ``ConfigError``. The running episode keeps
-        its parameters."""
+        parameters replay under either config, and keep its distractors section (the bank of bodies is built
+        once and handed over); otherwise one ``ConfigError``. The running episode keeps its parameters."""
         engine = self._build_engine(load_config(randomization))
+        if engine.config.distractors != self.engine.config.distractors:
+            raise ConfigError(
+                "reconfigure: the new randomization config changes the distractors section; its bank of "
+                "bodies is built once per scene, so keep that section as it is"
+            )
+        if engine.distractors is not None and self.engine.distractors is not None:
+            engine.distractors.adopt_bank(self.engine.distractors)
         engine.ensure_bound(self.scene)
         self.engine.ensure_bound(self.scene)
         if _randomized(engine) != _randomized(self.engine):

@@ -104,6 +104,20 @@ def test_canonical_render_keeps_geometry_and_resets_the_look() -> None:
         source.close()
 
 
+def test_structured_scenes_keep_their_settled_geometry_in_the_canonical_render() -> None:
+    config = load_generator_config(generator(str(Path(__file__).resolve().parents[1] / "launch" / "sdr_localize.yaml")))
+    source = PairedSource(config)
+    try:
+        for index in range(3):
+            _, labels = source.render(index)
+            randomized = source.session.last_frame
+            canonical = source.canonical_frame(labels["randomization"])
+            assert np.array_equal(canonical.body, randomized.body)
+            np.testing.assert_array_equal(canonical.depth, randomized.depth)
+    finally:
+        source.close()
+
+
 def test_canonical_light_is_the_renderers_own() -> None:
     """Under a camera-only randomization the scene keeps its nominal look, so both renders agree bit for
     bit: the canonical light is exactly TinyRenderer's default, even after randomized lights were set."""

@@ -288,6 +288,27 @@ def test_reconfigure_refuses_a_config_that_randomizes_other_parameters() -> None
         env.close()
 
 
+def test_reconfigure_keeps_one_distractor_bank() -> None:
+    distractors = {"max_count": 3, "count": {"type": "constant", "value": 2.0}}
+    base = {"distractors": distractors, "actuation": {"gain_scale": {"type": "uniform", "low": 1.0, "high": 1.0}}}
+    with quiet_native_stdout():
+        env = gym.make(PUCK, randomization=base)
+    try:
+        env.reset(seed=0)
+        client = env.unwrapped.physics_client._client
+        bodies = p.getNumBodies(physicsClientId=client)
+        session = env.unwrapped.session
+        for scale in (1.5, 2.0, 2.5):
+            session.reconfigure({**base, "actuation": {"gain_scale": {"type": "constant", "value": scale}}})
+            info = env.reset(seed=1)[1]
+            assert info["randomization"]["actuation"]["gain_scale"]["action"] == scale
+            assert p.getNumBodies(physicsClientId=client) == bodies  # no second bank of distractors
+        with pytest.raises(ConfigError, match="changes the distractors section"):
+            session.reconfigure({**base, "distractors": {**distractors, "max_count": 4}})
+    finally:
+        env.close()
+
+
 # -- a real run across SubprocVecEnv workers ------------------------------------------------------
 def test_subproc_run_moves_ranges_that_the_workers_follow_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -94,11 +94,14 @@ class PairedSource(ImageSource):
         ``params`` are the parameters of the episode the scene is in; the randomized look is restored."""
         engine, scene = self.session.engine, self.session.scene
         canonical = canonical_params(params)
-        engine.apply(scene, canonical)
+        # Re-applying the distractors moves them to their drawn spots; a structured scene's recorded
+        # (settled) poses are laid over them again, so the geometry stays the randomized render's.
+        geometry = {"structure": params["structure"]} if "structure" in params else {}
+        engine.apply(scene, {**canonical, **geometry})
         try:
             return self.session.camera.render(CANONICAL_LIGHT, depth=True, segmentation=True)
         finally:
-            engine.apply(scene, {key: params[key] for key in canonical})
+            engine.apply(scene, {**{key: params[key] for key in canonical}, **geometry})
 
     def render_pair(self, index: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
         """Image ``index``: its randomized arrays, its canonical arrays and its labels.

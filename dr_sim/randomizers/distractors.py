@@ -60,6 +60,10 @@ class DistractorRandomizer(Randomizer):
         if self.config.count is not None:
             self.terms.append(Term("count", self.config.count, {"distractors": np.array(0.0)}))
 
+    def adopt_bank(self, other: DistractorRandomizer) -> None:
+        """Use ``other``'s bank (same config) instead of building a second one on the same client."""
+        self.bank, self._client = other.bank, other._client
+
     def _bank_alive(self, client_id: int) -> bool:
         try:
             return all(p.getBodyInfo(item.body, physicsClientId=client_id) for item in self.bank)
