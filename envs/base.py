@@ -39,7 +39,7 @@ import pybullet_data
 from gymnasium import spaces
 from pybullet_utils.bullet_client import BulletClient
 
-from dr_sim.config import ConfigSource, load_config
+from dr_sim.config import ConfigSource, DRConfig, load_config
 from dr_sim.config.schema import CameraSpec
 from dr_sim.envs.robots import Arm
 from dr_sim.errors import ConfigError, did_you_mean
@@ -114,9 +114,10 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             raise ConfigError("obs_type must be one of 'state', 'rgb', 'rgbd', 'state+rgb', 'state+rgbd'; got None")
         self.render_mode = render_mode
         self.dt = self.timestep * self.substeps  # s per control step
+        config = load_config("none" if randomization is None else randomization)  # read and validated once
         self.physics_client = BulletClient(connection_mode=p.DIRECT)
         client = self.physics_client
-        self.renderer = self._choose_renderer(renderer, randomization, image_size)
+        self.renderer = self._choose_renderer(renderer, config, image_size)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         client.setTimeStep(self.timestep)
         client.setGravity(0, 0, -9.81)
@@ -128,7 +129,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             self.build(client)
             self.action_space = self.make_action_space()
             self.session = RandomizationSession(
-                "none" if randomization is None else randomization,
+                config,
                 client_id=client._client,
                 bullet=client,
                 body_names=self.sim_bodies,
@@ -148,11 +149,10 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         self.wrist = self._wrist_camera(camera, image_size)
         self.goal = np.zeros(3)
 
-    def _choose_renderer(self, renderer: str, randomization: ConfigSource | None, image_size: int) -> str:
+    def _choose_renderer(self, renderer: str, config: DRConfig, image_size: int) -> str:
         """Load the EGL plugin (before any body) where ``renderer`` asks for it and it renders correctly."""
         client_id = self.physics_client._client
         try:
-            config = load_config("none" if randomization is None else randomization)
             choice = egl.choose(renderer, config, client_id, image_size)
         except Exception:
             self.physics_client.disconnect()

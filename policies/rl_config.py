@@ -52,7 +52,6 @@ from dr_sim.errors import ConfigError, did_you_mean
 
 KIND = "rl"
 TRAIN = "train"  # eval_randomization: the training randomization
-ALGOS = ("ppo", "sac", "td3", "recurrent_ppo")
 OFF_POLICY = ("sac", "td3")
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
 ACTION_NOISES = ("normal", "ornstein_uhlenbeck")

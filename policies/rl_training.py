@@ -365,10 +365,10 @@ def resolved_config(config: RLConfig) -> dict[str, Any]:
     return config.model_dump(mode="json")
 
 
-def write_run_files(config: RLConfig, run: Path) -> None:
-    """``config.yaml``, ``git.txt`` and ``command.txt``."""
-    (run / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-    (run / CONFIG_FILE).write_text(yaml.safe_dump(resolved_config(config), sort_keys=False))
+def write_run_files(resolved: dict[str, Any], run: Path) -> None:
+    """A run folder's ``config.yaml`` (the resolved config), ``git.txt`` and ``command.txt``."""
+    run.mkdir(parents=True, exist_ok=True)
+    (run / CONFIG_FILE).write_text(yaml.safe_dump(resolved, sort_keys=False))
     (run / "git.txt").write_text(git_state() + "\n")
     (run / "command.txt").write_text(" ".join(shlex.quote(arg) for arg in sys.argv) + "\n")
 
@@ -460,7 +460,8 @@ def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -
         _check_resumable(config, run)
         if resumed >= config.total_timesteps:
             raise ConfigError(f"resume: {run} has reached {resumed:,} steps already; raise total_timesteps")
-    write_run_files(config, run)
+    (run / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    write_run_files(resolved_config(config), run)
     venv = make_vec_env(config, seed=None if resumed is None else config.seed + resumed)
     try:
         fresh = resumed is None

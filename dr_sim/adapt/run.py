@@ -14,15 +14,12 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from dr_sim.adapt.config import AdaptConfig, load_adapt_config
 from dr_sim.errors import ConfigError
@@ -55,7 +52,7 @@ def train(source: str | Path | dict[str, Any] | AdaptConfig, log: Log | None = N
 
     from dr_sim.adapt.data import ensure_pairs, load_pairs
     from dr_sim.adapt.training import fit, translate
-    from dr_sim.policies.rl_training import git_state
+    from dr_sim.policies.rl_training import write_run_files
     from dr_sim.preview import encode_png, write_atomically
 
     config = load_adapt_config(source)
@@ -64,11 +61,8 @@ def train(source: str | Path | dict[str, Any] | AdaptConfig, log: Log | None = N
         raise ConfigError(f"out {str(run)!r} is a file; give a folder for the run")
     pair_root, render_seconds = ensure_pairs(config.data, run / "pairs", log)
     pairs = load_pairs(pair_root)
-    run.mkdir(parents=True, exist_ok=True)
     resolved = config.model_dump(mode="json")
-    (run / CONFIG_FILE).write_text(yaml.safe_dump(resolved, sort_keys=False))
-    (run / "git.txt").write_text(git_state() + "\n")
-    (run / "command.txt").write_text(" ".join(shlex.quote(arg) for arg in sys.argv) + "\n")
+    write_run_files(resolved, run)
     previous = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:

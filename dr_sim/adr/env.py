@@ -51,10 +51,6 @@ class AutomaticRandomization(gym.Wrapper[Any, Any, Any, Any]):
         """Take new bounds (name -> [low, high]); they apply from the next reset."""
         self.ranges.update(bounds)
 
-    def adr_ranges(self) -> dict[str, list[float]]:
-        """The bounds this worker draws from."""
-        return self.ranges.as_dict()
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         if seed is not None or self._rng is None:
             entropy = seed if seed is not None else np.random.SeedSequence().entropy

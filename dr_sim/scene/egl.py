@@ -60,7 +60,6 @@ class Choice:
 
     renderer: str
     reason: str = ""
-    driver: str = ""
 
 
 def serves(client_id: int) -> bool:
@@ -113,7 +112,7 @@ def choose(requested: str, config: DRConfig, client_id: int, image_size: int) ->
     loaded, driver = _load(client_id)
     if not loaded:
         return Choice("tiny", f"the eglRenderer plugin did not load ({driver})")
-    return Choice("egl", driver=driver)
+    return Choice("egl")
 
 
 @functools.cache
