@@ -13,7 +13,7 @@ import time
 
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
 from dr_sim.datasets.source import ImageSource
-from dr_sim.preview import quiet_native_stdout
+from dr_sim.native_output import quiet_native_stdout
 
 WARMUP = 5
 

@@ -236,7 +236,7 @@ def _serve(connection: Connection, worker_class: type, args: tuple[Any, ...]) ->
 def start_quietly(process: Any) -> None:
     """Start a process with a silent stdout (PyBullet prints on import and connect) and Ctrl-C ignored
     from its first instruction on (the parent ends it; no traceback per worker)."""
-    from dr_sim.preview import quiet_native_stdout
+    from dr_sim.native_output import quiet_native_stdout
 
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None

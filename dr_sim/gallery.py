@@ -16,7 +16,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dr_sim.preview import encode_png, make_contact_sheet, quiet_native_stdout, write_atomically
+from dr_sim.native_output import quiet_native_stdout
+from dr_sim.preview import encode_png, make_contact_sheet, write_atomically
 
 
 def camera_views(env_id: str, size: int, randomized: int) -> list[np.ndarray]:

@@ -175,7 +175,7 @@ class Study:
             results[pipeline] = {}
             for name, randomization in domains.items():
                 start = time.perf_counter()
-                row = run_episodes(
+                row = domain_row(
                     policy_run,
                     randomization,
                     self.config.episodes,
@@ -218,13 +218,13 @@ def _mean_cm(score: Mapping[str, Any] | None) -> float | None:
     return float(mean) if mean is not None else None
 
 
-def run_episodes(
+def domain_row(
     policy_run: Path, randomization: dict[str, Any] | None, n: int, seed: int, estimator: Any = None
 ) -> dict[str, Any]:
     """``n`` deterministic episodes of the policy (episode ``i`` reset with ``seed + i``); with ``estimator``
     the object's position comes from the pose network. Success, its interval, return and pose error."""
     from dr_sim.policies.modular import make_modular_env
-    from dr_sim.policies.rl_evaluation import DomainResult, load_policy
+    from dr_sim.policies.rl_evaluation import load_policy, run_episodes
     from dr_sim.policies.rl_training import env_factory
 
     policy = load_policy(policy_run)
@@ -235,24 +235,17 @@ def run_episodes(
         env = make_modular_env(
             config.env, config.env_kwargs, randomization, estimator, config.history, config.max_episode_steps
         )
-    successes, returns, errors = 0, [], []
+    errors: list[float] = []
+
+    def record(info: dict[str, Any]) -> None:
+        if "perception_error" in info:
+            errors.append(info["perception_error"])
+
     try:
-        for i in range(n):
-            observation, info = env.reset(seed=seed + i)
-            state, start, total, done = None, True, 0.0, False
-            success = bool(info.get("is_success", False))
-            errors += [info["perception_error"]] if "perception_error" in info else []
-            while not done:
-                action, state = policy.act(observation, state, start)
-                observation, reward, terminated, truncated, info = env.step(action)
-                start, total = False, total + float(reward)
-                success, done = bool(info.get("is_success", False)), terminated or truncated
-                errors += [info["perception_error"]] if "perception_error" in info else []
-            successes += success
-            returns.append(total)
+        result = run_episodes(policy, env, range(n), seed, record)
     finally:
         env.close()
-    row = DomainResult(successes, tuple(returns)).as_dict()
+    row = result.as_dict()
     if errors:
         row["perception_error_cm"] = 100.0 * float(np.mean(errors))
         row["perception_error_p90_cm"] = 100.0 * float(np.percentile(errors, 90))

@@ -157,7 +157,7 @@ def texture_bytes(resolution: int = 64, probe: int = TEXTURE_PROBE) -> float:
     import pybullet as p
 
     from dr_sim.config.schema import TextureConfig
-    from dr_sim.preview import quiet_native_stdout
+    from dr_sim.native_output import quiet_native_stdout
     from dr_sim.randomizers.textures import TexturePool
 
     with quiet_native_stdout():

@@ -13,22 +13,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import importlib
 import importlib.util
 import io
 import math
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dr_sim.errors import DrSimError, did_you_mean
+from dr_sim.native_output import quiet_native_stdout
 
 #: Default env: panda-gym's push task when panda-gym is installed, else dr_sim's own reach task.
 PANDA_GYM_ENV = "PandaPush-v3"
@@ -41,39 +40,6 @@ MAX_HISTOGRAMS = 24
 def default_env_id() -> str:
     """``PandaPush-v3`` when panda-gym is importable, else ``dr_sim/PandaReach-v0``."""
     return PANDA_GYM_ENV if importlib.util.find_spec("panda_gym") is not None else FALLBACK_ENV
-
-
-@contextlib.contextmanager
-def quiet_native_stdout() -> Iterator[None]:
-    """Silence what native code (PyBullet) prints on file descriptor 1 inside the block.
-
-    PyBullet prints its build time on import and panda-gym's connection options on connect; both
-    would corrupt machine-readable output such as ``dr-sim bench --json``.
-    """
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no real stdout (embedded interpreter): nothing to silence
-        yield
-        return
-    libc = _libc()
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-        yield
-    finally:
-        if libc is not None:
-            libc.fflush(None)  # C stdio buffers go to /dev/null, not to the restored stdout
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL(None)
-    except OSError:
-        return None
 
 
 def make_env(env_id: str | None = None) -> Any:

@@ -146,8 +146,8 @@ def make_modular_env(
     max_episode_steps: int | None = None,
 ) -> gym.Env[Any, Any]:
     """The task under ``randomization`` observed through ``estimator`` (then the policy's ``History``)."""
+    from dr_sim.native_output import quiet_native_stdout
     from dr_sim.policies.rl_training import gym_id
-    from dr_sim.preview import quiet_native_stdout
 
     entries = object_entries(env_id)
     kwargs = dict(env_kwargs)

@@ -188,16 +188,27 @@ class DomainResult:
         return DomainResult(sum(part.successes for part in parts), tuple(r for part in parts for r in part.returns))
 
 
-def run_episodes(policy: Policy, env: Any, episodes: range, seed: int = EVAL_SEED) -> DomainResult:
-    """Deterministic episodes ``episodes`` of ``policy`` in ``env``, episode ``i`` reset with ``seed + i``."""
+def run_episodes(
+    policy: Policy,
+    env: Any,
+    episodes: range,
+    seed: int = EVAL_SEED,
+    on_info: Callable[[dict[str, Any]], None] | None = None,
+) -> DomainResult:
+    """Deterministic episodes ``episodes`` of ``policy`` in ``env``, episode ``i`` reset with ``seed + i``;
+    ``on_info`` (if given) sees the ``info`` of every reset and step."""
     successes, returns = 0, []
     for i in episodes:
         observation, info = env.reset(seed=seed + i)
+        if on_info is not None:
+            on_info(info)
         state, start, total, done = None, True, 0.0, False
         success = bool(info.get("is_success", False))
         while not done:
             action, state = policy.act(observation, state, start)
             observation, reward, terminated, truncated, info = env.step(action)
+            if on_info is not None:
+                on_info(info)
             start, total = False, total + float(reward)
             success, done = bool(info.get("is_success", False)), terminated or truncated
         successes += success

@@ -132,7 +132,7 @@ def make_env(
     ``History`` wrapper (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
     from stable_baselines3.common.monitor import Monitor
 
-    from dr_sim.preview import quiet_native_stdout
+    from dr_sim.native_output import quiet_native_stdout
 
     kwargs = dict(env_kwargs)
     if max_episode_steps is not None:

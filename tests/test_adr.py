@@ -19,9 +19,9 @@ import yaml
 from dr_sim.adr import AdrConfig, AdrController, AutomaticRandomization, Boundary, Ranges
 from dr_sim.adr.ranges import ENTROPY_FLOOR
 from dr_sim.errors import ConfigError
+from dr_sim.native_output import quiet_native_stdout
 from dr_sim.policies.rl_config import load_rl_config
 from dr_sim.policies.rl_training import CHECKPOINTS, EPISODE_PARAMS, TRAINING_FILE, train
-from dr_sim.preview import quiet_native_stdout
 
 torch.set_num_threads(1)
 PUCK = "dr_sim/PuckPush-v0"

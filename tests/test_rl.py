@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from dr_sim.errors import ConfigError
+from dr_sim.native_output import quiet_native_stdout
 from dr_sim.peng_study import POOLED, goals, load_study, markdown, pooled, summarize
 from dr_sim.policies.history import History
 from dr_sim.policies.rl_config import load_rl_config
@@ -41,7 +42,6 @@ from dr_sim.policies.rl_training import (
     run_train,
     train,
 )
-from dr_sim.preview import quiet_native_stdout
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dr_sim.errors import ConfigError
-from dr_sim.gap.images import IMAGE_SUFFIXES
+from dr_sim.gap.images import IMAGE_SUFFIXES, read_rgb
 
 CHUNK = 256  # images read, translated and written at a time
 
@@ -41,15 +41,6 @@ def _check_out(in_dir: Path, out_dir: Path) -> None:
             f"OUT_DIR {str(out_dir)!r} is IN_DIR or lies inside it: the translations would mix with (or replace) "
             f"the inputs; give another folder"
         )
-
-
-def _read(path: Path) -> np.ndarray:
-    import cv2
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ConfigError(f"cannot read image {str(path)!r}: not a valid PNG or JPEG file")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -97,7 +88,7 @@ def apply_folder(
     size = info["image_size"]
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
-        translated = translate_images(generator, [_read(path) for path in chunk], size)
+        translated = translate_images(generator, [read_rgb(path) for path in chunk], size)
         for path, image in zip(chunk, translated, strict=True):
             write_atomically(out_dir / path.relative_to(in_dir), _encode(image, path.suffix.lower()))
         if log is not None:

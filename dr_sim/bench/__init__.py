@@ -53,7 +53,8 @@ def _stricter(figures: list[Figure]) -> list[Figure]:
 def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     """Run the families in ``args.only``; returns ``{"env", "figures", "tasks", "passed", "seconds"}``."""
     from dr_sim.bench import render, scale
-    from dr_sim.preview import default_env_id, quiet_native_stdout
+    from dr_sim.native_output import quiet_native_stdout
+    from dr_sim.preview import default_env_id
 
     start = time.perf_counter()
     with quiet_native_stdout():

@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 
 from dr_sim.bench.figures import Figure
-from dr_sim.preview import make_env, quiet_native_stdout
+from dr_sim.native_output import quiet_native_stdout
+from dr_sim.preview import make_env
 
 WARMUP_RESETS = 200
 BLOCK_STEPS = 200

@@ -26,7 +26,7 @@ import numpy as np
 import pybullet as p
 
 from dr_sim.bench.figures import Figure, SideBySide, side_by_side
-from dr_sim.preview import quiet_native_stdout
+from dr_sim.native_output import quiet_native_stdout
 
 FLOOR_GOAL = 0.95
 NO_STEP_RENDER = ("dr_sim/Localize-v0",)  # tasks whose step renders no image

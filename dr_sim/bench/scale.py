@@ -29,7 +29,7 @@ import numpy as np
 import pybullet as p
 
 from dr_sim.bench.figures import Figure, side_by_side
-from dr_sim.preview import quiet_native_stdout
+from dr_sim.native_output import quiet_native_stdout
 
 GENERATOR_GOAL = 0.85
 WORKERS_GOAL = 1.8

@@ -31,7 +31,7 @@ from dr_sim.datasets.shards import (
     shard_range,
 )
 from dr_sim.errors import ConfigError, DrSimError, did_you_mean
-from dr_sim.preview import quiet_native_stdout
+from dr_sim.native_output import quiet_native_stdout
 from dr_sim.scene.camera import Camera
 from dr_sim.scene.labels import (
     PARK_HEIGHT,

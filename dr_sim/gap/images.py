@@ -145,17 +145,20 @@ def image_files(folder: Path) -> list[Path]:
     return files
 
 
-def read_folder(folder: Path, n: int, size: int) -> tuple[np.ndarray, list[str]]:
-    """The first ``n`` image files under ``folder`` (sorted paths), each at ``size`` px, and their names."""
+def read_rgb(path: Path) -> np.ndarray:
+    """One image file as uint8 RGB (H, W, 3); one ``ConfigError`` when it is not a readable PNG or JPEG."""
     import cv2
 
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ConfigError(f"cannot read image {str(path)!r}: not a valid PNG or JPEG file")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_folder(folder: Path, n: int, size: int) -> tuple[np.ndarray, list[str]]:
+    """The first ``n`` image files under ``folder`` (sorted paths), each at ``size`` px, and their names."""
     files = image_files(folder)
-    images = []
-    for file in files[:n]:
-        bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ConfigError(f"cannot read image {str(file)!r}: not a valid PNG or JPEG file")
-        images.append(to_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size))
+    images = [to_square(read_rgb(file), size) for file in files[:n]]
     return np.stack(images), [str(file.relative_to(folder)) for file in files[:n]]
 
 
@@ -193,7 +196,7 @@ def cache_folder(config: Path, n: int, cache: Path) -> Path:
 def generate_cached(config: Path, n: int, cache: Path, log: Callable[[str], None] | None = None) -> Path:
     """Generate ``n`` images of ``config`` into its cache folder (resuming, or reusing a complete one)."""
     from dr_sim.datasets.shards import complete_shards, read_meta, shard_count
-    from dr_sim.preview import quiet_native_stdout
+    from dr_sim.native_output import quiet_native_stdout
 
     root = cache_folder(config, n, cache)
     if (root / META_FILE).is_file():

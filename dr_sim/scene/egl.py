@@ -27,21 +27,16 @@ besides direction and color (``unsupported``).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import importlib.util
-import os
 import re
-import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pybullet as p
 
 from dr_sim.config.schema import DRConfig
 from dr_sim.errors import ConfigError
+from dr_sim.native_output import captured_native_stdout
 
 RENDERERS = ("auto", "tiny", "egl")
 #: Image size (pixels) from which EGL on a software driver (llvmpipe) beats TinyRenderer.
@@ -148,39 +143,11 @@ def _load(client_id: int) -> tuple[bool, str]:
     path = spec.origin if spec is not None else None
     if path is None:
         return False, "pybullet has no eglRenderer module"
-    with _captured_native_stdout() as printed:
+    with captured_native_stdout() as printed:
         plugin = p.loadPlugin(path, "_eglRendererPlugin", physicsClientId=client_id)
-    text = printed.read()
+    text = printed.text
     if plugin < 0:
         return False, "no EGL display or driver"
     _loaded[client_id] = plugin
     match = re.search(r"GL_RENDERER=(.*)", text)
     return True, match.group(1).strip() if match else "unknown driver"
-
-
-class _Printed:
-    """What native code printed inside ``_captured_native_stdout`` (``read`` after the block)."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def read(self) -> str:
-        return self.text
-
-
-@contextmanager
-def _captured_native_stdout() -> Iterator[_Printed]:
-    """Capture what native code prints on file descriptor 1 (the plugin names its driver there)."""
-    printed = _Printed()
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 1)
-        try:
-            yield printed
-        finally:
-            ctypes.CDLL(None).fflush(None)
-            os.dup2(saved, 1)
-            os.close(saved)
-            capture.seek(0)
-            printed.text = capture.read().decode(errors="replace")

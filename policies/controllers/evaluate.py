@@ -18,8 +18,8 @@ from typing import Any
 import gymnasium as gym
 
 from dr_sim.config import ConfigSource
+from dr_sim.native_output import quiet_native_stdout
 from dr_sim.policies.controllers import CONTROLLERS, make_controller
-from dr_sim.preview import quiet_native_stdout
 
 
 @dataclass(frozen=True)
