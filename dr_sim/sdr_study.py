@@ -48,6 +48,15 @@ class HardSlice(StrictModel):
     occluded_below: float = Field(default=0.6, gt=0, le=1)
 
 
+class SpreadGrid(StrictModel):
+    """World points (m) whose pixel scatter over a data set measures its camera range: a ``count`` x
+    ``count`` grid on the rectangle from ``low`` to ``high`` (see ``dr_sim.camera_spread``)."""
+
+    low: list[float] = Field(min_length=3, max_length=3)
+    high: list[float] = Field(min_length=3, max_length=3)
+    count: int = Field(default=5, ge=2)
+
+
 class SdrStudyConfig(StrictModel):
     """The SDR study (see ``launch/sdr_study.yaml`` for each key)."""
 
@@ -60,6 +69,7 @@ class SdrStudyConfig(StrictModel):
     epochs: int | None = Field(default=None, gt=0)
     variants: dict[str, HeldOutVariant] = Field(default_factory=dict)
     hard: HardSlice = Field(default_factory=HardSlice)
+    camera_spread: SpreadGrid | None = None
 
     @field_validator("sizes")
     @classmethod
@@ -146,6 +156,24 @@ class SdrStudy(Study):
     def summarize(self, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return summarize(results, self)
 
+    def camera_spreads(self) -> dict[str, list[float]]:
+        """The camera range (u, v px; ``dr_sim.camera_spread``) of each arm's largest training set and of
+        each held-out set: the arms should match, so that they differ in context and not in camera range."""
+        from dr_sim.camera_spread import grid_points, image_spread
+
+        grid = self.sdr.camera_spread
+        if grid is None:
+            return {}
+        points = grid_points(grid.low, grid.high, grid.count)
+        roots = {arm: self.out / "points" / f"{arm}_{self.sdr.sizes[-1]}" / "data" for arm in self.arms}
+        roots.update({name: self.heldout_root(name) for name in self.slices})
+        spreads = {}
+        for name, root in roots.items():
+            if root.is_dir():
+                cameras = ((label["camera"]["K"], label["camera"]["pose"]) for label in read_labels(root))
+                spreads[name] = [round(float(value), 2) for value in image_spread(cameras, points)]
+        return spreads
+
     def write_report(self, summary: dict[str, Any]) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -153,11 +181,16 @@ class SdrStudy(Study):
         plot(summary, self.out / "results.png")
 
 
-def target_labels(root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(visible pixels, visible fraction) of the target in every image of a data set (NaN: not labelled)."""
+def read_labels(root: Path) -> list[dict[str, Any]]:
+    """The labels of every image of a data set, in index order (the images are not loaded)."""
     from dr_sim.datasets.shards import iter_labels, read_meta
 
-    labels = [label for _, label in iter_labels(root, read_meta(root))]  # the labels only, not the images
+    return [label for _, label in iter_labels(root, read_meta(root))]
+
+
+def target_labels(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(visible pixels, visible fraction) of the target in every image of a data set (NaN: not labelled)."""
+    labels = read_labels(root)
     pixels, fractions = np.zeros(len(labels), dtype=np.int64), np.full(len(labels), np.nan)
     for i, label in enumerate(labels):
         target = label["objects"][0]
@@ -224,6 +257,7 @@ def summarize(results: dict[str, dict[str, Any]], study: SdrStudy) -> dict[str, 
             },
         },
         "points": table,
+        "camera_spread_px": study.camera_spreads(),
         "gains": gains,
         "goal": {
             "uniform / structured, pooled hard slice > 1": hard,
@@ -302,6 +336,11 @@ def markdown(summary: dict[str, Any]) -> str:
     lines.append("|---|" + "---|" * len(SLICES))
     for where, sizes in settings["slice_sizes"].items():
         lines.append(f"| {where} | " + " | ".join(str(sizes[key]) for key in SLICES) + " |")
+    spreads = summary.get("camera_spread_px")
+    if spreads:
+        lines += ["", "Camera range: pixel standard deviation of a grid of table points over each set (u, v):", ""]
+        lines += ["| " + " | ".join(spreads) + " |", "|" + "---|" * len(spreads)]
+        lines.append("| " + " | ".join(f"{u:.2f}, {v:.2f}" for u, v in spreads.values()) + " |")
     gains = summary["gains"]
     if gains:
         lines += ["", "Error ratio uniform / structured at the largest size (above 1: structured is better):", ""]

@@ -329,3 +329,49 @@ def test_the_hard_slice_interval_is_a_paired_bootstrap_of_the_error_ratio() -> N
     low, high = hard_interval(results, study, 10)  # type: ignore[arg-type]
     assert low < 1.0 < high
     assert hard_interval({**results, "uniform_10": {"heldout": {}}}, study, 10) is None  # type: ignore[arg-type]
+
+
+def test_image_spread_is_the_pixel_scatter_of_world_points() -> None:
+    from dr_sim.camera_spread import grid_points, image_spread
+
+    k = np.array([[50.0, 0.0, 32.0], [0.0, 50.0, 32.0], [0.0, 0.0, 1.0]])
+    point = np.array([[0.0, 0.0, 2.0]])  # 2 m straight ahead of a camera at the origin looking along +z
+    poses = []
+    for offset in (-0.1, 0.1):  # the camera slides 10 cm left and right: the point moves 50 * 0.1 / 2 px
+        pose = np.eye(4)
+        pose[0, 3] = offset
+        poses.append(pose)
+    u, v = image_spread([(k, pose) for pose in poses], point)
+    assert u == pytest.approx(2.5)
+    assert v == pytest.approx(0.0)
+    assert image_spread([(k, poses[0])] * 3, grid_points([-0.1, -0.1, 2.0], [0.1, 0.1, 2.0], 3)) == pytest.approx(0)
+    with pytest.raises(ValueError, match="at least two cameras"):
+        image_spread([(k, poses[0])], point)
+
+
+def test_the_sdr_arms_span_the_same_camera_range() -> None:
+    """The SDR study's structured arm draws mount poses on a cap, the uniform arm eye offsets and aim angles
+    in a box: the table seen through either moves alike in the image (within 10 %), so the arms differ in
+    context and not in camera range."""
+    from dr_sim.camera_spread import grid_points, image_spread
+    from dr_sim.config.loader import read_yaml_mapping
+
+    structured = read_yaml_mapping("launch/sdr_localize.yaml", "structured")
+    structured["structure"]["settle"] = {"steps": 0}  # settling moves objects, not the camera
+    arms = {"uniform": read_yaml_mapping("launch/perception_ablation.yaml", "ablation")["randomization"]}
+    arms["structured"] = structured
+    grid = grid_points([-0.6, -0.45, 0.0], [0.4, 0.45, 0.0])
+    spreads = {}
+    for arm, randomization in arms.items():
+        env = LocalizeEnv(randomization=randomization, obs_type="state")
+        try:
+            cameras = []
+            for seed in range(150):
+                env.reset(seed=seed)
+                camera = env.session.camera
+                cameras.append((camera.intrinsics(), camera.pose()))
+        finally:
+            env.close()
+        spreads[arm] = image_spread(cameras, grid)
+    ratio = spreads["structured"] / spreads["uniform"]
+    assert np.all((ratio > 0.9) & (ratio < 1.1)), spreads
