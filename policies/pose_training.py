@@ -457,11 +457,12 @@ def train(source: ConfigInput, log: Log | None = None) -> Path:
     net_settings = config.model.model_copy(update={"image_size": size})
     if len(data) < 2:
         raise ConfigError(f"{data_path} holds {len(data)} image(s); training needs at least 2")
-    torch.manual_seed(config.seed)
-    net = PoseNet(net_settings)
     train_index, val_index = _split(len(data), config.val_fraction, config.seed)
     val = _subset(data, val_index)
-    scaler, metrics = fit(net, data, train_index, config, log, val)
+    with torch.random.fork_rng(devices=[]):  # weights and any layer noise from the seed; the caller's torch RNG kept
+        torch.manual_seed(config.seed)
+        net = PoseNet(net_settings)
+        scaler, metrics = fit(net, data, train_index, config, log, val)
     settings = config.model_copy(update={"model": net_settings}).model_dump(mode="json")
     save_checkpoint(run / MODEL_FILE, net, scaler, settings)
     metrics.update(

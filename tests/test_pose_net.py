@@ -337,7 +337,12 @@ def test_train_from_a_generator_config_then_evaluate(tmp_path: Path, capsys: pyt
     )
     config.pop("model")
     config["model"] = {"channels": [8], "keypoints": 4, "hidden": 8}
+    caller_state = torch.random.get_rng_state()
     run = train(config)
+    assert torch.equal(torch.random.get_rng_state(), caller_state)  # the caller's torch RNG is left alone
+    again = train({**config, "data": {"path": str(run / "data")}, "out": str(tmp_path / "again")})
+    weights, weights_again = (torch.load(r / "model.pt", weights_only=False)["state_dict"] for r in (run, again))
+    assert all(torch.equal(weights[key], weights_again[key]) for key in weights)  # the seed alone decides them
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train_images"] == 18
     assert metrics["val"]["images"] == 6
