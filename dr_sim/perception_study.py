@@ -278,10 +278,16 @@ class Study:
         return load_pose_data(root)
 
     def spec(self, point: dict[str, Any]) -> dict[str, Any]:
-        """What a point's result depends on (compared on resume)."""
+        """What a point's result depends on (compared on resume). A point's ``replicate`` k > 0 adds k to
+        the generator's and the training's seeds: other images and other initial weights, same settings."""
         generator = {**self.config.generator, "randomization": point["randomization"]}
+        training = self.config.training
+        replicate = point.get("replicate", 0)
+        if replicate:
+            generator["seed"] = generator.get("seed", 0) + replicate
+            training = {**training, "seed": training.get("seed", 0) + replicate}
         images = point.get("images", self.config.images)
-        return {"generator": generator, "images": images, "training": self.config.training}
+        return {"generator": generator, "images": images, "training": training}
 
     def score(self, net: Any, scaler: Any, name: str, data: Any) -> dict[str, Any]:
         """A model's scores on the held-out set ``name`` (``PoseData``): ``evaluate_model``'s subsets."""
@@ -339,7 +345,7 @@ class Study:
         self.log(f"{name}: generated in {generate_s:.0f} s; training")
         run = train(
             {
-                **self.config.training,
+                **spec["training"],
                 "kind": "pose",
                 "data": {"path": str(folder / "data")},
                 "out": str(folder / "run"),

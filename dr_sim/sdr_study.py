@@ -5,7 +5,8 @@
 Two arms render their training sets from the perception ablation's generator settings and seed
 (``ablation``: the same image counts, the same training budget, the same held-out look): ``uniform`` is
 one of the ablation's arms (its ``full`` randomization), ``structured`` a randomization YAML with a
-``structure`` section (``launch/sdr_localize.yaml``). Each arm trains at every size in ``sizes``.
+``structure`` section (``launch/sdr_localize.yaml``). Each arm trains at every size in ``sizes``, and
+``replicates - 1`` more times at the largest size with other generator and training seeds.
 
 Both are scored on the ablation's held-out set (its images unchanged, generated here with the target's
 visible fraction labelled) and on held-out ``variants`` (the held-out look with its distractors arranged
@@ -70,6 +71,7 @@ class SdrStudyConfig(StrictModel):
     variants: dict[str, HeldOutVariant] = Field(default_factory=dict)
     hard: HardSlice = Field(default_factory=HardSlice)
     camera_spread: SpreadGrid | None = None
+    replicates: int = Field(default=1, ge=1)
 
     @field_validator("sizes")
     @classmethod
@@ -125,11 +127,23 @@ class SdrStudy(Study):
         self.thresholds: dict[str, float] = {}
 
     def points(self) -> dict[str, dict[str, Any]]:
-        return {
+        """Each arm at each size, then ``replicates - 1`` more runs of each arm at the largest size
+        (``<arm>_<size>_seed<k>``: the generator's and the training's seeds + k)."""
+        todo = {
             f"{arm}_{size}": {"group": arm, "randomization": randomization, "images": size}
             for size in self.sdr.sizes
             for arm, randomization in self.arms.items()
         }
+        largest = self.sdr.sizes[-1]
+        for k in range(1, self.sdr.replicates):
+            for arm, randomization in self.arms.items():
+                todo[f"{arm}_{largest}_seed{k}"] = {
+                    "group": arm,
+                    "randomization": randomization,
+                    "images": largest,
+                    "replicate": k,
+                }
+        return todo
 
     def heldout(self) -> dict[str, Any]:
         """The held-out sets, and each one's slices from its labels (thresholds from the main set)."""
@@ -235,14 +249,16 @@ def summarize(results: dict[str, dict[str, Any]], study: SdrStudy) -> dict[str, 
             "val_mean_cm": result["val_mean_cm"],
             "generate_s": result["generate_s"],
             "train_s": result["train_s"],
+            "replicate": result.get("replicate", 0),
         }
     largest = study.sdr.sizes[-1]
     uniform, structured = table.get(f"uniform_{largest}"), table.get(f"structured_{largest}")
-    gains = {}
-    if uniform and structured:
-        for key in ("all", *SLICES):
-            u, s = uniform["pooled"][key]["mean_cm"], structured["pooled"][key]["mean_cm"]
-            gains[key] = None if u is None or not s else u / s
+    gains = error_ratios(uniform, structured) if uniform and structured else {}
+    replicates = {}
+    for k in range(1, study.sdr.replicates):
+        pair = table.get(f"uniform_{largest}_seed{k}"), table.get(f"structured_{largest}_seed{k}")
+        if pair[0] and pair[1]:
+            replicates[f"seed{k}"] = error_ratios(*pair)
     hard = gains.get("hard")
     interval = hard_interval(results, study, largest) if uniform and structured else None
     return {
@@ -259,6 +275,7 @@ def summarize(results: dict[str, dict[str, Any]], study: SdrStudy) -> dict[str, 
         "points": table,
         "camera_spread_px": study.camera_spreads(),
         "gains": gains,
+        "replicate_gains": replicates,
         "goal": {
             "uniform / structured, pooled hard slice > 1": hard,
             "95% interval": interval,
@@ -270,6 +287,16 @@ def summarize(results: dict[str, dict[str, Any]], study: SdrStudy) -> dict[str, 
         },
         "wall_s": sum(r["generate_s"] + r["train_s"] + r.get("evaluate_s", 0.0) for r in results.values()),
     }
+
+
+def error_ratios(uniform: dict[str, Any], structured: dict[str, Any]) -> dict[str, float | None]:
+    """Uniform / structured pooled mean error per slice (and ``all``) of two summary rows; above 1:
+    structured is better."""
+    ratios: dict[str, float | None] = {}
+    for key in ("all", *SLICES):
+        u, s = uniform["pooled"][key]["mean_cm"], structured["pooled"][key]["mean_cm"]
+        ratios[key] = None if u is None or not s else u / s
+    return ratios
 
 
 def hard_interval(
@@ -344,8 +371,13 @@ def markdown(summary: dict[str, Any]) -> str:
     gains = summary["gains"]
     if gains:
         lines += ["", "Error ratio uniform / structured at the largest size (above 1: structured is better):", ""]
-        lines += ["| " + " | ".join(gains) + " |", "|" + "---|" * len(gains)]
-        lines.append("| " + " | ".join(_cm(value) for value in gains.values()) + " |")
+        lines += ["| run | " + " | ".join(gains) + " |", "|---|" + "---|" * len(gains)]
+        runs = {"main": gains, **summary.get("replicate_gains", {})}
+        for run, ratios in runs.items():
+            lines.append(f"| {run} | " + " | ".join(_cm(value) for value in ratios.values()) + " |")
+        if len(runs) > 1:
+            means = [np.mean([r[key] for r in runs.values() if r[key] is not None] or [np.nan]) for key in gains]
+            lines.append("| mean | " + " | ".join(_cm(None if np.isnan(m) else float(m)) for m in means) + " |")
     goal = summary["goal"]
     met = {True: "yes", False: "no", None: "-"}
     lines += [
@@ -375,7 +407,9 @@ def plot(summary: dict[str, Any], path: Path) -> Path | None:
     for axis, key in zip(axes[0], keys, strict=True):
         for arm in ARMS:
             rows = sorted(
-                (r["images"], r["pooled"][key]["mean_cm"]) for r in summary["points"].values() if r["arm"] == arm
+                (r["images"], r["pooled"][key]["mean_cm"])
+                for r in summary["points"].values()
+                if r["arm"] == arm and not r.get("replicate")
             )
             rows = [(x, y) for x, y in rows if y is not None]
             if rows:

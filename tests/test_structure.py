@@ -11,6 +11,7 @@ import copy
 import math
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -375,3 +376,27 @@ def test_the_sdr_arms_span_the_same_camera_range() -> None:
         spreads[arm] = image_spread(cameras, grid)
     ratio = spreads["structured"] / spreads["uniform"]
     assert np.all((ratio > 0.9) & (ratio < 1.1)), spreads
+
+
+def test_sdr_replicates_rerun_the_largest_size_with_other_seeds(tmp_path: Path) -> None:
+    from dr_sim.config.loader import read_yaml_mapping
+    from dr_sim.sdr_study import SdrStudy, load_sdr_study
+
+    data = read_yaml_mapping("launch/sdr_study.yaml", "SDR study config")
+    study = SdrStudy(load_sdr_study({**data, "sizes": [100, 200], "replicates": 3}), tmp_path)
+    points = study.points()
+    assert list(points) == [
+        "uniform_100",
+        "structured_100",
+        "uniform_200",
+        "structured_200",
+        "uniform_200_seed1",
+        "structured_200_seed1",
+        "uniform_200_seed2",
+        "structured_200_seed2",
+    ]
+    main, replicate = study.spec(points["structured_200"]), study.spec(points["structured_200_seed2"])
+    assert replicate["generator"]["seed"] == main["generator"]["seed"] + 2  # other images
+    assert replicate["training"]["seed"] == main["training"]["seed"] + 2  # other initial weights
+    assert replicate["generator"]["randomization"] == main["generator"]["randomization"]
+    assert {**replicate["training"], "seed": 0} == {**main["training"], "seed": 0}
