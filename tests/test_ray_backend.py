@@ -97,15 +97,17 @@ def _descendants(parents: dict[int, int]) -> list[int]:
 
 
 def kill_a_worker(root: Path, is_worker: Callable[[bytes], bool]) -> tuple[threading.Thread, list[int]]:
-    """A thread that SIGKILLs the first worker process it sees (matched by its command line). The
-    scheduler hands a worker its shard as it starts it, so the kill always catches a shard in flight."""
+    """A thread that SIGKILLs the first new worker process it sees (matched by its command line; a
+    worker of an earlier run that is still exiting is left alone). The scheduler hands a worker its
+    shard as it starts it, so the kill always catches a shard in flight."""
     killed: list[int] = []
+    earlier = {pid for pid in _descendants(_parents()) if is_worker(_command_line(pid))}
 
     def killer() -> None:
         deadline = time.monotonic() + 120
         while not killed and time.monotonic() < deadline and not (root / "manifest.jsonl").exists():
             for pid in _descendants(_parents()):
-                if is_worker(_command_line(pid)):
+                if pid not in earlier and is_worker(_command_line(pid)):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                     break
