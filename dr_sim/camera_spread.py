@@ -34,7 +34,7 @@ def project(intrinsics: ArrayLike, pose: ArrayLike, points: np.ndarray) -> np.nd
 def image_spread(cameras: Iterable[tuple[ArrayLike, ArrayLike]], points: np.ndarray) -> np.ndarray:
     """The camera range of a set of images: each world point's pixel standard deviation over the cameras
     ``(K, pose)``, averaged over the points, in u and v (2,) px. Zero when every camera is the same."""
-    pixels = np.stack([project(intrinsics, pose, points) for intrinsics, pose in cameras])
+    pixels = [project(intrinsics, pose, points) for intrinsics, pose in cameras]
     if len(pixels) < 2:
         raise ValueError(f"a spread needs at least two cameras, got {len(pixels)}")
-    return pixels.std(axis=0).mean(axis=0)
+    return np.stack(pixels).std(axis=0).mean(axis=0)

@@ -348,6 +348,8 @@ def test_image_spread_is_the_pixel_scatter_of_world_points() -> None:
     assert image_spread([(k, poses[0])] * 3, grid_points([-0.1, -0.1, 2.0], [0.1, 0.1, 2.0], 3)) == pytest.approx(0)
     with pytest.raises(ValueError, match="at least two cameras"):
         image_spread([(k, poses[0])], point)
+    with pytest.raises(ValueError, match="got 0"):
+        image_spread([], point)
 
 
 def test_the_sdr_arms_span_the_same_camera_range() -> None:
