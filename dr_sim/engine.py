@@ -84,6 +84,7 @@ class RandomizationEngine:
         self.scene = scene
         for randomizer in self.randomizers.values():
             randomizer.bind(scene)
+        scene.mark()  # a body without the mark later is a new one
         self._signature = scene.signature()
         self._step_keys = [key for key, r in self.randomizers.items() if r.has_step_terms]
 
@@ -92,10 +93,10 @@ class RandomizationEngine:
         if self.scene is scene and scene.signature() == self._signature:
             return
         if self.scene is scene:
-            old = {body for body, _, _ in self._signature}
-            new = {body for body, _, _ in scene.signature()}
-            if not old <= new:  # bodies vanished: the simulation was reset, textures went with it
-                TexturePool.forget(scene.client_id)
+            marked_before = any(marked for *_, marked in self._signature)
+            marked_now = any(marked for *_, marked in scene.signature())
+            if marked_before and not marked_now:  # every body is new: the simulation was reset, and the
+                TexturePool.forget(scene.client_id)  # textures went with it (removed bodies keep them)
             scene.rebind()
         self.bind(scene)
 

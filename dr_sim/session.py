@@ -41,7 +41,8 @@ class RandomizationSession:
     Args:
         randomization: a preset name, a YAML path, a dict or a ``DRConfig``.
         client_id: the PyBullet client.
-        bullet: the env's ``BulletClient`` (needed to scale motor gains and forces), or ``None``.
+        bullet: the env's ``BulletClient``, or ``None`` when the env calls the pybullet module (motor scales
+            hook the client or the module, see ``dr_sim.scene.motors``).
         body_names: body name -> id; a live mapping is read again whenever bodies change.
         observation_space, action_space: the env's own spaces.
         control_dt: the env's control period in seconds (Peng's latency model needs it).
@@ -108,8 +109,9 @@ class RandomizationSession:
             config.actuation.gain_scale is not None or config.actuation.force_scale is not None
         )
         # The hook costs a Python call per motor command: install it only where a config scales motors.
-        if self.motors is None and self._bullet is not None and scales_motors:
-            self.motors = MotorHook(self._bullet)
+        if self.motors is None and scales_motors:
+            self.motors = MotorHook(self.client_id, self._bullet)
+            weakref.finalize(self, self.motors.remove)  # a session dropped without close() unhooks too
         observation_space, action_space = self._spaces
         return RandomizationEngine(
             config,

@@ -207,7 +207,7 @@ def test_motor_hook_understands_positional_and_aliased_commands() -> None:
 
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         robot = client.loadURDF("franka_panda/panda.urdf", useFixedBase=True)
-        hook = MotorHook(client)
+        hook = MotorHook(client._client, client)
         hook.force_scale = 0.1
         client.setJointMotorControl2(robot, 1, p.POSITION_CONTROL, 1.5, 0.0, 50.0)
         client.setJointMotorControlArray(robot, [3], p.POSITION_CONTROL, [-2.5], [0.0], [50.0])

@@ -59,9 +59,9 @@ class ActuationRandomizer(Randomizer):
             )
         if (config.gain_scale or config.force_scale) is not None and motors is None:
             raise ConfigError(
-                "actuation.gain_scale/force_scale need the env to command motors through a "
-                "pybullet_utils BulletClient, which dr_sim can intercept; this env uses the raw pybullet "
-                "module. Remove those keys or build the env on a BulletClient"
+                "actuation.gain_scale/force_scale need a motor hook on the env's client: build the engine "
+                "with motors=MotorHook(client_id) (dr_sim.scene.motors), or let a RandomizationSession or "
+                "the DomainRandomization wrapper build it"
             )
         self.action_space = action_space
 

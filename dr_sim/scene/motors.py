@@ -1,21 +1,30 @@
-"""Scale the gains and force limits of motor commands an env sends through a ``BulletClient``.
+"""Scale the gains and force limits of the motor commands an env sends to one PyBullet client.
 
-``BulletClient`` resolves PyBullet functions through ``__getattr__``, so an instance attribute of the
-same name takes precedence: the hook installs wrappers for ``setJointMotorControl2`` and
-``setJointMotorControlArray`` on that one client object and leaves the pybullet module untouched.
+An env on a ``BulletClient``: the client resolves PyBullet functions through ``__getattr__``, so an
+instance attribute of the same name takes precedence, and the hook installs wrappers for
+``setJointMotorControl2`` and ``setJointMotorControlArray`` on that one client object.
+An env that calls the ``pybullet`` module itself (``p.setJointMotorControl2(...)``): the hook replaces
+those two module functions with dispatchers that scale the commands for its client id (a command without
+``physicsClientId`` goes to client 0, as in PyBullet) and pass every other client's commands through
+unchanged; the module's own functions come back when the last such hook is removed. An env that imported
+the functions by name (``from pybullet import setJointMotorControl2``) cannot be reached this way.
 Gains default to PyBullet's own (position 0.1, velocity 1.0) when a command gives none; force limits
 are scaled only when a command gives them (PyBullet's implicit default cannot be read back).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pybullet as p
 
+from dr_sim.errors import SceneError
+
 _DEFAULT_POSITION_GAIN = 0.1
 _DEFAULT_VELOCITY_GAIN = 1.0
 _NAMES = ("setJointMotorControl2", "setJointMotorControlArray")
+_MODULE_FUNCTIONS = {name: getattr(p, name) for name in _NAMES}  # PyBullet's own, before any dispatcher
 # PyBullet's argument order, so that commands given positionally are understood too.
 _ONE_ARGS = (
     "bodyUniqueId",
@@ -41,43 +50,64 @@ _ARRAY_ARGS = (
 
 
 class MotorHook:
-    """Installed on one BulletClient; ``gain_scale`` and ``force_scale`` apply to selected joints."""
+    """Scales the motor commands sent to one client: ``gain_scale`` and ``force_scale`` apply to the
+    selected joints. ``bullet_client``: the env's ``BulletClient`` when it has one, else ``None`` (the
+    env calls the pybullet module; see the module docstring)."""
 
-    def __init__(self, bullet_client: Any) -> None:
-        self.client = bullet_client
+    def __init__(self, client_id: int, bullet_client: Any | None = None) -> None:
+        self.client_id = client_id
+        self.bullet_client = bullet_client
         self.gain_scale = 1.0
         self.force_scale = 1.0
         self._joints: set[tuple[int, int]] | None = None
-        self.client.setJointMotorControl2 = self._control_one
-        self.client.setJointMotorControlArray = self._control_array
+        if bullet_client is not None:
+            bullet_client.setJointMotorControl2 = self.control_one
+            bullet_client.setJointMotorControlArray = self.control_array
+        elif _module_hooks.setdefault(client_id, self) is not self:
+            raise SceneError(
+                f"PyBullet client {client_id} has a motor hook already (is the env wrapped twice with motor "
+                "scales?); close the other wrapper or scale motors in one of them"
+            )
+        else:
+            for name, dispatcher in _DISPATCHERS.items():
+                setattr(p, name, dispatcher)
 
     def select(self, joints: set[tuple[int, int]]) -> None:
         """Limit scaling to these (body id, joint index) pairs."""
         self._joints = joints
 
     def remove(self) -> None:
-        """Restore the client's plain PyBullet functions."""
-        for name in _NAMES:
-            self.client.__dict__.pop(name, None)
+        """Send the client's commands unscaled again (PyBullet's own functions back in place)."""
+        if self.bullet_client is not None:
+            for name in _NAMES:
+                self.bullet_client.__dict__.pop(name, None)
+        elif _module_hooks.get(self.client_id) is self:
+            del _module_hooks[self.client_id]
+            if not _module_hooks:
+                for name, function in _MODULE_FUNCTIONS.items():
+                    if getattr(p, name) is _DISPATCHERS[name]:  # left alone if someone replaced it since
+                        setattr(p, name, function)
 
     def _selected(self, body: int, joint: int) -> bool:
         return self._joints is None or (body, joint) in self._joints
 
-    def _control_one(self, *args: Any, **kwargs: Any) -> None:
+    def control_one(self, *args: Any, **kwargs: Any) -> None:
+        """``setJointMotorControl2`` with the selected joint's gains and force scaled."""
         kwargs = _by_name(_ONE_ARGS, args, kwargs)
         if self._selected(kwargs["bodyUniqueId"], kwargs["jointIndex"]):
             self._scale(kwargs["controlMode"], kwargs, single=True, selected=[True])
-        kwargs.setdefault("physicsClientId", self.client._client)
-        p.setJointMotorControl2(**kwargs)
+        kwargs.setdefault("physicsClientId", self.client_id)
+        _pybullet("setJointMotorControl2")(**kwargs)
 
-    def _control_array(self, *args: Any, **kwargs: Any) -> None:
+    def control_array(self, *args: Any, **kwargs: Any) -> None:
+        """``setJointMotorControlArray`` with the selected joints' gains and forces scaled."""
         kwargs = _by_name(_ARRAY_ARGS, args, kwargs)
         indices = kwargs["jointIndices"] = list(kwargs["jointIndices"])
         selected = [self._selected(kwargs["bodyUniqueId"], j) for j in indices]
         if any(selected):
             self._scale(kwargs["controlMode"], kwargs, single=False, selected=selected)
-        kwargs.setdefault("physicsClientId", self.client._client)
-        p.setJointMotorControlArray(**kwargs)
+        kwargs.setdefault("physicsClientId", self.client_id)
+        _pybullet("setJointMotorControlArray")(**kwargs)
 
     def _scale(self, mode: int, kwargs: dict[str, Any], single: bool, selected: list[bool]) -> None:
         """Scale the values of the selected joints only (an array command may mix joints)."""
@@ -111,3 +141,35 @@ def _by_name(names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, An
     if "bodyIndex" in named:
         named["bodyUniqueId"] = named.pop("bodyIndex")
     return named
+
+
+_module_hooks: dict[int, MotorHook] = {}  # client id -> its hook, for envs that call the pybullet module
+
+
+def _pybullet(name: str) -> Callable[..., None]:
+    """The function the pybullet module holds under ``name``, or PyBullet's own where that is our
+    dispatcher (so that a hook never calls itself, and any other stand-in is respected)."""
+    function = getattr(p, name)
+    return _MODULE_FUNCTIONS[name] if function is _DISPATCHERS.get(name) else function
+
+
+def _dispatcher(name: str, arg_names: tuple[str, ...], method: str) -> Callable[..., None]:
+    """The stand-in for ``pybullet.<name>`` while a module hook is installed: a command to a hooked
+    client goes through its hook's ``method``, any other straight to PyBullet."""
+
+    def dispatch(*args: Any, **kwargs: Any) -> None:
+        kwargs = _by_name(arg_names, args, kwargs)
+        hook = _module_hooks.get(kwargs.get("physicsClientId", 0))
+        if hook is None:
+            _pybullet(name)(**kwargs)
+        else:
+            getattr(hook, method)(**kwargs)
+
+    dispatch.__name__ = dispatch.__qualname__ = name
+    return dispatch
+
+
+_DISPATCHERS = {
+    "setJointMotorControl2": _dispatcher("setJointMotorControl2", _ONE_ARGS, "control_one"),
+    "setJointMotorControlArray": _dispatcher("setJointMotorControlArray", _ARRAY_ARGS, "control_array"),
+}

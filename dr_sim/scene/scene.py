@@ -5,7 +5,10 @@ URDF's base link (``getBodyInfo``). Bodies are named from a mapping the env prov
 ``sim._bodies_idx``), else from the URDF robot name, else ``body<id>``; duplicates get ``_<id>``.
 
 Ids change when the simulation is reset or bodies are re-created: ``signature()`` tells the owner
-when to ``rebind()``, which re-reads every name and forgets the nominal snapshot.
+when to ``rebind()``, which re-reads every name and forgets the nominal snapshot. A body that is
+re-created with the same id and name (an env that calls ``resetSimulation`` and loads the same URDFs
+on every reset) is told apart by a mark: ``mark()`` attaches user data to every body, and a new body
+has none.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dr_sim.errors import SceneError
 from dr_sim.scene.camera import Camera
 
 _DEFAULT_DAMPING = 0.04  # PyBullet's default linear and angular damping of a link
+_MARK = "dr_sim.bound"  # the user data key that rebind() attaches to every body it reads
 
 
 @dataclass(frozen=True)
@@ -93,14 +97,23 @@ class Scene:
         self._hidden |= body_ids
         self.rebind()
 
-    def signature(self) -> tuple[tuple[int, str, int], ...]:
-        """Ids, names and joint counts of every body: it changes when bodies are re-created."""
+    def mark(self) -> None:
+        """Attach the mark to every body that lacks it (see the module docstring)."""
+        cid = self.client_id
+        for i in range(p.getNumBodies(physicsClientId=cid)):
+            body_id = p.getBodyUniqueId(i, physicsClientId=cid)
+            if not _marked(cid, body_id):
+                p.addUserData(body_id, _MARK, "1", physicsClientId=cid)
+
+    def signature(self) -> tuple[tuple[int, str, int, bool], ...]:
+        """Id, name, joint count and mark (see the module docstring) of every body: it changes when
+        bodies are re-created, even with the same ids and names."""
         cid = self.client_id
         result = []
         for i in range(p.getNumBodies(physicsClientId=cid)):
             body_id = p.getBodyUniqueId(i, physicsClientId=cid)
             name = p.getBodyInfo(body_id, physicsClientId=cid)[1].decode()
-            result.append((body_id, name, p.getNumJoints(body_id, physicsClientId=cid)))
+            result.append((body_id, name, p.getNumJoints(body_id, physicsClientId=cid), _marked(cid, body_id)))
         return tuple(result)
 
     def select_links(self, patterns: list[str]) -> list[LinkRef]:
@@ -163,3 +176,8 @@ def _match(patterns: list[str], names: Mapping[str, Any], kind: str) -> list[str
         shown = ", ".join(list(names)[:40]) + (" ..." if len(names) > 40 else "")
         raise SceneError(f"selector {patterns!r} matches no {kind}; {kind}s are: {shown or '(none)'}")
     return matched
+
+
+def _marked(client_id: int, body_id: int) -> bool:
+    """Whether the body carries the mark that ``Scene.mark`` attaches."""
+    return p.getUserDataId(body_id, _MARK, physicsClientId=client_id) >= 0

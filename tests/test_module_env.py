@@ -1,0 +1,196 @@
+"""The wrapper on an env written the old way: it calls the ``pybullet`` module itself (no BulletClient)
+and rebuilds its world with ``resetSimulation`` on every reset, as many PyBullet envs do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pybullet as p
+import pybullet_data
+import pytest
+from gymnasium import spaces
+
+from dr_sim import DomainRandomization
+from dr_sim.errors import SceneError
+from dr_sim.scene.motors import MotorHook
+
+ORIGINAL_ONE, ORIGINAL_ARRAY = p.setJointMotorControl2, p.setJointMotorControlArray
+JOINTS = 7
+SUBSTEPS = 12  # physics steps of 1/240 s per control step
+
+
+class ModuleKukaEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A KUKA iiwa (bent at the shoulder and elbow) on a plane beside a cube; actions are joint-angle
+    offsets (rad) held by position motors at up to 100 N m; the observation is the joint angles (rad).
+    Talks to ``pybullet`` directly."""
+
+    def __init__(self) -> None:
+        self.client = p.connect(p.DIRECT)
+        self.dt = SUBSTEPS / 240.0
+        self.observation_space = spaces.Box(-np.pi, np.pi, (JOINTS,), np.float32)
+        self.action_space = spaces.Box(-0.5, 0.5, (JOINTS,), np.float32)
+        self.build()
+
+    def build(self) -> None:
+        cid = self.client
+        p.resetSimulation(physicsClientId=cid)
+        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+        p.setGravity(0.0, 0.0, -9.81, physicsClientId=cid)
+        p.loadURDF("plane.urdf", physicsClientId=cid)
+        self.robot = p.loadURDF("kuka_iiwa/model.urdf", useFixedBase=True, physicsClientId=cid)
+        for joint, angle in ((1, 0.8), (3, -1.2)):  # bent: gravity pulls on the shoulder
+            p.resetJointState(self.robot, joint, angle, physicsClientId=cid)
+        self.cube = p.loadURDF("cube_small.urdf", [0.6, 0.0, 0.03], physicsClientId=cid)
+
+    def angles(self) -> np.ndarray:
+        states = p.getJointStates(self.robot, list(range(JOINTS)), physicsClientId=self.client)
+        return np.array([s[0] for s in states], dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.build()
+        return self.angles(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        targets = (self.angles() + np.asarray(action, dtype=np.float64)).tolist()
+        p.setJointMotorControlArray(
+            self.robot,
+            list(range(JOINTS)),
+            p.POSITION_CONTROL,
+            targetPositions=targets,
+            forces=[100.0] * JOINTS,
+            physicsClientId=self.client,
+        )
+        for _ in range(SUBSTEPS):
+            p.stepSimulation(physicsClientId=self.client)
+        return self.angles(), 0.0, False, False, {}
+
+    def close(self) -> None:
+        if p.isConnected(self.client):
+            p.disconnect(self.client)
+
+
+@pytest.fixture
+def make() -> Iterator[Any]:
+    """``make(randomization, **kwargs)``: a wrapped ``ModuleKukaEnv``, closed after the test."""
+    made: list[DomainRandomization] = []
+
+    def factory(randomization: Any, **kwargs: Any) -> DomainRandomization:
+        wrapper = DomainRandomization(ModuleKukaEnv(), randomization, **kwargs)
+        made.append(wrapper)
+        return wrapper
+
+    yield factory
+    for env in made:
+        env.close()
+    assert p.setJointMotorControl2 is ORIGINAL_ONE  # every hook gone: PyBullet's own functions are back
+    assert p.setJointMotorControlArray is ORIGINAL_ARRAY
+
+
+def sag(env: DomainRandomization, seed: int, steps: int = 10) -> float:
+    """How far (rad) the bent arm's joints drift in ``steps`` control steps of holding still."""
+    start, _ = env.reset(seed=seed)
+    for _ in range(steps):
+        obs, *_ = env.step(np.zeros(JOINTS, dtype=np.float32))
+    return float(np.abs(obs - start).max())
+
+
+def kuka_masses() -> dict[int, float]:
+    """Link index -> mass (kg) of the KUKA iiwa as its URDF gives them."""
+    cid = p.connect(p.DIRECT)
+    try:
+        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+        robot = p.loadURDF("kuka_iiwa/model.urdf", useFixedBase=True, physicsClientId=cid)
+        return {i: p.getDynamicsInfo(robot, i, physicsClientId=cid)[0] for i in range(-1, JOINTS)}
+    finally:
+        p.disconnect(cid)
+
+
+def test_the_shipped_presets_run_and_each_reset_randomizes_the_rebuilt_world(make: Any) -> None:
+    nominal = kuka_masses()
+    for preset in ("physics", "full"):
+        env = make(preset, obs_type="state+rgb", image_size=32)
+        for seed in range(3):
+            obs, info = env.reset(seed=seed)
+            assert obs["rgb"].shape == (32, 32, 3)
+            env.step(np.zeros(JOINTS, dtype=np.float32))
+            base = env.unwrapped
+            masses = info["randomization"]["physics"]["mass"]
+            drawn = [(name, value) for name, value in masses.items() if name.startswith("lbr_iiwa")]
+            assert drawn, sorted(masses)
+            for name, value in drawn:  # read back from the bodies this reset's resetSimulation made
+                link = env.scene.links[name]
+                assert link.body == base.robot
+                mass = p.getDynamicsInfo(link.body, link.index, physicsClientId=base.client)[0]
+                assert mass == pytest.approx(value, rel=1e-6)
+                if nominal[link.index] > 0:  # the preset's x[0.25, 4] of the URDF's mass: no drift over resets
+                    assert 0.25 <= mass / nominal[link.index] <= 4.0
+
+
+def test_gain_scale_reaches_motors_commanded_through_the_module(make: Any) -> None:
+    config = {"actuation": {"gain_scale": {"type": "constant", "value": 0.02}}}
+    soft, nominal = make(config), make("none")
+    assert soft.motors is not None
+    assert soft.motors.bullet_client is None  # the module hook, not a client's
+    assert nominal.motors is None
+    assert sag(nominal, 0) < 1e-3  # the nominal position loop holds the arm
+    assert sag(soft, 0) > 0.01  # a 50x softer one lets gravity pull it down
+
+
+def test_the_same_seed_renders_the_same_image_after_every_rebuild(make: Any) -> None:
+    env = make("full", obs_type="rgb", image_size=32)
+    first, info = env.reset(seed=11)
+    env.reset(seed=12)
+    again, _ = env.reset(seed=11)
+    replayed, _ = env.reset(options={"randomization": info["randomization"]})
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(replayed, first)
+
+
+def test_other_clients_commands_pass_through_and_one_client_takes_one_hook() -> None:
+    hooked, other = p.connect(p.DIRECT), p.connect(p.DIRECT)
+    hook = MotorHook(hooked)
+    try:
+        hook.force_scale = 0.1
+        torques = {}
+        for cid in (hooked, other):
+            p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+            robot = p.loadURDF("kuka_iiwa/model.urdf", useFixedBase=True, physicsClientId=cid)
+            p.setJointMotorControl2(robot, 1, p.POSITION_CONTROL, 1.5, 0.0, 50.0, physicsClientId=cid)
+            for _ in range(5):  # far from the target: the motor pushes at its limit
+                p.stepSimulation(physicsClientId=cid)
+            torques[cid] = abs(p.getJointState(robot, 1, physicsClientId=cid)[3])
+        assert torques[hooked] == pytest.approx(5.0, rel=1e-6)
+        assert torques[other] == pytest.approx(50.0, rel=1e-6)
+        with pytest.raises(SceneError, match=f"client {hooked} has a motor hook already"):
+            MotorHook(hooked)
+    finally:
+        hook.remove()
+        p.disconnect(hooked)
+        p.disconnect(other)
+    assert p.setJointMotorControl2 is ORIGINAL_ONE
+
+
+def test_textures_come_back_after_a_rebuild_that_reuses_every_id_and_name(make: Any) -> None:
+    """resetSimulation frees the textures; the env then loads the same bodies under the same ids and
+    names, so only the mark that dr_sim leaves on each body tells that the world is new."""
+    textured = {
+        "camera": {"nominal": {"eye": [1.6, 0.0, 1.2], "target": [0.0, 0.0, 0.5], "fov": 60.0}},
+        "appearance": [
+            {
+                "select": "lbr_iiwa/*",
+                "textures": {"families": ["checker"], "pool_size": 4, "probability": 1.0},
+            }
+        ],
+    }
+    env = make(textured, obs_type="rgb", image_size=48)
+    first, _ = env.reset(seed=5)
+    plain = make({"camera": textured["camera"]}, obs_type="rgb", image_size=48).reset(seed=5)[0]
+    assert np.abs(first.astype(int) - plain.astype(int)).max() > 50  # the checkers show
+    for seed in range(3):
+        env.reset(seed=seed)
+    again, _ = env.reset(seed=5)
+    np.testing.assert_array_equal(again, first)
