@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
+import pybullet as p
 
 from dr_sim.config import ConfigSource
 from dr_sim.config.schema import CameraSpec
@@ -73,11 +74,14 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
         )
         gym.Wrapper.__init__(self, env)
         bullet, found_id, found_names = find_pybullet(env.unwrapped)
+        if client_id is not None and client_id != found_id:
+            bullet = None  # a BulletClient of another client cannot carry this client's motor hook
         client_id = found_id if client_id is None else client_id
         if client_id is None:
             raise SceneError(
                 f"could not find the PyBullet client of {env.unwrapped!r} (looked for "
-                f"{', '.join(_CLIENT_ATTRIBUTES)}); pass client_id="
+                f"{', '.join(_CLIENT_ATTRIBUTES)}, then any attribute holding a BulletClient or a connected "
+                "client id under a name with 'client' or 'cid' in it); pass client_id="
             )
         self.session = RandomizationSession(
             randomization,
@@ -155,19 +159,38 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
 
 
 def find_pybullet(env: Any) -> tuple[Any, int | None, dict[str, int] | None]:
-    """Find (BulletClient or None, client id, body names) on an env or its ``sim`` attribute."""
+    """Find (BulletClient or None, client id, body names) on an env or its ``sim`` attribute: the
+    attributes in ``_CLIENT_ATTRIBUTES`` first, then any other attribute that holds a ``BulletClient``,
+    or a connected client id under a name that says so (``CLIENT``, ``_pybullet_client_id``, ``cid``)."""
     for holder in (env, getattr(env, "sim", None)):
         if holder is None:
             continue
         names = getattr(holder, "_bodies_idx", None) or getattr(holder, "sim_bodies", None)
-        for attribute in _CLIENT_ATTRIBUTES:
+        others = [name for name in _attributes(holder) if name not in _CLIENT_ATTRIBUTES]
+        for attribute in (*_CLIENT_ATTRIBUTES, *others):
             value = getattr(holder, attribute, None)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return None, value, names
             client_id = getattr(value, "_client", None)
-            if isinstance(client_id, int):
+            if _is_id(client_id):
                 return value, client_id, names
+            known = attribute in _CLIENT_ATTRIBUTES
+            if _is_id(value) and (known or (_names_a_client(attribute) and p.isConnected(value))):
+                return None, value, names
     return None, None, None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _attributes(holder: Any) -> list[str]:
+    """The instance attributes of ``holder`` (none for objects without a ``__dict__``)."""
+    return list(getattr(holder, "__dict__", {}))
+
+
+def _names_a_client(attribute: str) -> bool:
+    """Whether an attribute's name says it holds a PyBullet client id."""
+    name = attribute.lower().strip("_")
+    return "client" in name or name in ("cid", "physics_id", "pb_id")
 
 
 def _control_dt(env: Any) -> float | None:

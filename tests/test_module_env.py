@@ -194,3 +194,49 @@ def test_textures_come_back_after_a_rebuild_that_reuses_every_id_and_name(make: 
         env.reset(seed=seed)
     again, _ = env.reset(seed=5)
     np.testing.assert_array_equal(again, first)
+
+
+class StoredClientEnv(gym.Env[np.ndarray, np.ndarray]):
+    """A cube on a plane; the env keeps its PyBullet connection under the attribute ``attribute``: a
+    ``BulletClient`` (``bullet=True``) or the client id."""
+
+    def __init__(self, attribute: str, bullet: bool) -> None:
+        from pybullet_utils.bullet_client import BulletClient
+
+        connection = BulletClient(connection_mode=p.DIRECT) if bullet else p.connect(p.DIRECT)
+        setattr(self, attribute, connection)
+        self.id = connection._client if bullet else connection
+        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self.id)
+        p.loadURDF("plane.urdf", physicsClientId=self.id)
+        p.loadURDF("cube_small.urdf", [0.0, 0.0, 0.05], physicsClientId=self.id)
+        self.observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        p.stepSimulation(physicsClientId=self.id)
+        return np.zeros(1, np.float32), 0.0, False, False, {}
+
+    def close(self) -> None:
+        p.disconnect(self.id)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "bullet"),
+    [("_pybullet_client", True), ("pb", True), ("CLIENT", False), ("_physics_client_id", False), ("cid", False)],
+)
+def test_the_client_is_found_under_the_names_envs_give_it(attribute: str, bullet: bool) -> None:
+    env = StoredClientEnv(attribute, bullet)
+    wrapper = DomainRandomization(
+        env, {"physics": {"links": [{"select": "*", "mass": {"type": "constant", "value": 2.0}}]}}
+    )
+    try:
+        assert wrapper.client_id == env.id
+        wrapper.reset(seed=0)
+        cube = wrapper.scene.body("cube")  # named from its URDF, the physics applied on the env's own client
+        assert p.getDynamicsInfo(cube, -1, physicsClientId=env.id)[0] == pytest.approx(2.0)
+    finally:
+        wrapper.close()
