@@ -14,7 +14,7 @@ import pytest
 from gymnasium import spaces
 
 from dr_sim import DomainRandomization
-from dr_sim.errors import SceneError
+from dr_sim.errors import ConfigError, SceneError
 from dr_sim.scene.motors import MotorHook
 
 ORIGINAL_ONE, ORIGINAL_ARRAY = p.setJointMotorControl2, p.setJointMotorControlArray
@@ -240,3 +240,43 @@ def test_the_client_is_found_under_the_names_envs_give_it(attribute: str, bullet
         assert p.getDynamicsInfo(cube, -1, physicsClientId=env.id)[0] == pytest.approx(2.0)
     finally:
         wrapper.close()
+
+
+def test_presets_leave_out_with_a_warning_what_cannot_act_on_an_env() -> None:
+    """The shipped presets say ``required: false``: on an env with discrete actions and no control period
+    the action noise and latency are left out, one warning says why, and the rest is randomized."""
+    env = StoredClientEnv("client", bullet=False)  # no 'dt' attribute
+    env.action_space = spaces.Discrete(3)
+    with pytest.warns(RuntimeWarning, match=r"actuation: left out, action noise and latency need a Box action space"):
+        wrapper = DomainRandomization(env, "physics")
+    try:
+        _, info = wrapper.reset(seed=0)
+        wrapper.step(2)
+        drawn = set(info["randomization"].get("actuation", {}))
+        assert not drawn & {"action_noise_std", "latency_steps", "latency_rate"}
+        cube = wrapper.scene.body("cube")
+        mass = p.getDynamicsInfo(cube, -1, physicsClientId=env.id)[0]
+        assert mass == pytest.approx(info["randomization"]["physics"]["mass"]["cube/baseLink"])
+    finally:
+        wrapper.close()
+    timed = StoredClientEnv("client", bullet=False)  # Box actions, still no control period
+    with pytest.warns(RuntimeWarning, match="latency_rate needs the control period"):
+        wrapper = DomainRandomization(timed, "physics")
+    try:
+        _, info = wrapper.reset(seed=0)
+        drawn = set(info["randomization"]["actuation"])
+        assert "action_noise_std" in drawn  # the noise still acts
+        assert "latency_rate" not in drawn
+    finally:
+        wrapper.close()
+
+
+def test_a_config_that_requires_its_actuation_says_what_cannot_act_and_the_way_out() -> None:
+    env = StoredClientEnv("client", bullet=False)
+    env.action_space = spaces.Discrete(3)
+    noisy = {"actuation": {"action_noise_std": {"type": "constant", "value": 0.1}}}
+    try:
+        with pytest.raises(ConfigError, match=r"need a Box action space, got Discrete\(3\).*required: false"):
+            DomainRandomization(env, noisy)
+    finally:
+        env.close()

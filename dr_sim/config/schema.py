@@ -73,7 +73,9 @@ class ActuationConfig(StrictModel):
     (1/s): each step the new action starts ``Exp(lambda)`` seconds late, so for that fraction of the
     control period ``control_dt`` (s) the previous action still acts. ``gain_scale`` and
     ``force_scale`` multiply the position/velocity gains and the force limits of motor commands
-    (select joints with ``select``; with ``required: false`` a scene without such joints is no error).
+    (select joints with ``select``). With ``required: false`` (the shipped presets) the parts that cannot
+    act on an env are left out with a warning instead of an error: scales on a scene without such joints,
+    noise and latency on a non-Box action space, ``latency_rate`` without a known control period.
     """
 
     select: Selector = "*"

@@ -9,6 +9,7 @@ clipped to the action space.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from typing import Any
 
@@ -28,6 +29,7 @@ _FIELDS = {
     "gain_scale": 1.0,
     "force_scale": 1.0,
 }
+_ACTION_FIELDS = ("action_noise_std", "latency_steps", "latency_rate")  # act on the actions themselves
 TARGET = "action"
 
 
@@ -47,29 +49,36 @@ class ActuationRandomizer(Randomizer):
         self.config = config
         self.motors = motors
         self.control_dt = config.control_dt or control_dt
-        uses_actions = any(
-            getattr(config, f) is not None for f in ("action_noise_std", "latency_steps", "latency_rate")
-        )
-        if uses_actions and not isinstance(action_space, spaces.Box):
-            raise ConfigError(f"actuation: action noise and latency need a Box action space, got {action_space}")
-        if config.latency_rate is not None and self.control_dt is None:
-            raise ConfigError(
-                "actuation.latency_rate needs the control period: set actuation.control_dt (s), or give the "
-                "env a 'dt' attribute"
-            )
+        self.action_space = action_space
+        unusable = self._unusable()
+        if unusable and config.required:
+            reason = next(iter(unusable.values()))
+            raise ConfigError(f"actuation: {reason} (or set actuation.required: false to leave such parts out)")
+        if unusable:
+            warnings.warn(f"actuation: left out, {'; '.join(unusable.values())}", RuntimeWarning, stacklevel=2)
+        #: The fields this env is randomized in: the configured ones that can act on it.
+        self.fields = [f for f in _FIELDS if getattr(config, f) is not None and f not in unusable]
         if (config.gain_scale or config.force_scale) is not None and motors is None:
             raise ConfigError(
                 "actuation.gain_scale/force_scale need a motor hook on the env's client: build the engine "
                 "with motors=MotorHook(client_id) (dr_sim.scene.motors), or let a RandomizationSession or "
                 "the DomainRandomization wrapper build it"
             )
-        self.action_space = action_space
+
+    def _unusable(self) -> dict[str, str]:
+        """The configured fields that cannot act on this env, each with the reason."""
+        configured = [f for f in _ACTION_FIELDS if getattr(self.config, f) is not None]
+        if configured and not isinstance(self.action_space, spaces.Box):
+            why = f"action noise and latency need a Box action space, got {self.action_space}"
+            return dict.fromkeys(configured, why)
+        if self.config.latency_rate is not None and self.control_dt is None:
+            why = "latency_rate needs the control period: set actuation.control_dt (s) or give the env a 'dt'"
+            return {"latency_rate": why + " attribute"}
+        return {}
 
     def bind(self, scene: Scene) -> None:
         self.terms = [
-            Term(name, getattr(self.config, name), {TARGET: np.asarray(nominal)})
-            for name, nominal in _FIELDS.items()
-            if getattr(self.config, name) is not None
+            Term(name, getattr(self.config, name), {TARGET: np.asarray(_FIELDS[name])}) for name in self.fields
         ]
         if self.motors is not None and (self.config.gain_scale or self.config.force_scale) is not None:
             joints = resolve(scene.select_joints, self.config.select, self.config.required, "actuation")
@@ -83,13 +92,15 @@ class ActuationRandomizer(Randomizer):
         if "force_scale" in params:
             self.motors.force_scale = float(params["force_scale"][TARGET])
 
-    def channel(self, params: Params) -> ActionChannel:
-        """A fresh per-episode action channel for the sampled ``params``."""
+    def channel(self, params: Params) -> ActionChannel | None:
+        """A fresh per-episode action channel for the sampled ``params`` (``None`` without a Box action
+        space: then nothing acts on the actions)."""
 
         def value(name: str) -> float:
             return float(params.get(name, {}).get(TARGET, _FIELDS[name]))
 
-        assert isinstance(self.action_space, spaces.Box)
+        if not isinstance(self.action_space, spaces.Box):
+            return None
         return ActionChannel(
             self.action_space,
             noise_std=max(value("action_noise_std"), 0.0),
