@@ -14,7 +14,7 @@ import pytest
 from gymnasium import spaces
 
 from dr_sim import DomainRandomization
-from dr_sim.errors import ConfigError, SceneError
+from dr_sim.errors import ConfigError
 from dr_sim.scene.motors import MotorHook
 
 ORIGINAL_ONE, ORIGINAL_ARRAY = p.setJointMotorControl2, p.setJointMotorControlArray
@@ -150,7 +150,7 @@ def test_the_same_seed_renders_the_same_image_after_every_rebuild(make: Any) -> 
     np.testing.assert_array_equal(replayed, first)
 
 
-def test_other_clients_commands_pass_through_and_one_client_takes_one_hook() -> None:
+def test_other_clients_commands_pass_through_and_the_newest_hook_of_a_client_wins() -> None:
     hooked, other = p.connect(p.DIRECT), p.connect(p.DIRECT)
     hook = MotorHook(hooked)
     try:
@@ -165,8 +165,10 @@ def test_other_clients_commands_pass_through_and_one_client_takes_one_hook() -> 
             torques[cid] = abs(p.getJointState(robot, 1, physicsClientId=cid)[3])
         assert torques[hooked] == pytest.approx(5.0, rel=1e-6)
         assert torques[other] == pytest.approx(50.0, rel=1e-6)
-        with pytest.raises(SceneError, match=f"client {hooked} has a motor hook already"):
-            MotorHook(hooked)
+        newer = MotorHook(hooked)  # the env wrapped again: the newest hook wins, the older one's removal spares it
+        hook.remove()
+        assert p.setJointMotorControl2 is not ORIGINAL_ONE
+        newer.remove()
     finally:
         hook.remove()
         p.disconnect(hooked)
@@ -280,3 +282,24 @@ def test_a_config_that_requires_its_actuation_says_what_cannot_act_and_the_way_o
             DomainRandomization(env, noisy)
     finally:
         env.close()
+
+
+def test_sensing_noise_leaves_an_observation_without_float_entries_alone_in_presets_only() -> None:
+    image = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    env = StoredClientEnv("client", bullet=False)
+    env.observation_space = spaces.Box(0, 255, image.shape, np.uint8)  # a camera image of its own
+    env.dt = 0.05  # type: ignore[attr-defined]  # a known control period: sensing is all that is left out
+    env.reset = lambda *, seed=None, options=None: (image, {})  # type: ignore[method-assign]
+    env.step = lambda action: (image, 0.0, False, False, {})  # type: ignore[method-assign]
+    noisy = {"sensing": {"noise_std": {"type": "constant", "value": 0.1}}}
+    with pytest.raises(ConfigError, match=r"no float Box entry to corrupt \(or set sensing.required: false"):
+        DomainRandomization(env, noisy)
+    with pytest.warns(RuntimeWarning, match="sensing: left out, the observation space Box"):
+        wrapper = DomainRandomization(env, "physics")
+    try:
+        obs, info = wrapper.reset(seed=0)
+        np.testing.assert_array_equal(obs, image)  # untouched, not noise turned into uint8 garbage
+        np.testing.assert_array_equal(wrapper.step(np.zeros(1, np.float32))[0], image)
+        assert "sensing" not in info["randomization"] or not info["randomization"]["sensing"]
+    finally:
+        wrapper.close()

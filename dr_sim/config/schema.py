@@ -91,9 +91,12 @@ class ActuationConfig(StrictModel):
 class SensingConfig(StrictModel):
     """Observation bias (drawn per episode) plus per-step Gaussian noise with a per-episode std.
 
-    ``keys`` picks entries of a Dict observation (default: every float Box entry).
+    ``keys`` picks entries of a Dict observation (default: every float Box entry). With ``required:
+    false`` (the shipped presets) an observation without a float Box entry is left alone with a warning
+    instead of an error.
     """
 
+    required: bool = True
     keys: list[str] | None = None
     bias: Param | None = None
     noise_std: Param | None = None

@@ -9,6 +9,7 @@ Bias and noise std are drawn per episode in the units of each entry; noise is dr
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,14 +57,17 @@ class SensingRandomizer(Randomizer):
                 )
             self.entries = {k: entries[k] for k in config.keys}
         if not self.entries and (config.bias or config.noise_std) is not None:
-            raise ConfigError(f"sensing: the observation space {observation_space} has no float Box entry to corrupt")
+            why = f"the observation space {observation_space} has no float Box entry to corrupt"
+            if config.required:
+                raise ConfigError(f"sensing: {why} (or set sensing.required: false to leave sensing out)")
+            warnings.warn(f"sensing: left out, {why}", RuntimeWarning, stacklevel=2)
 
     def bind(self, scene: Scene) -> None:
         zeros = {key: np.zeros(space.shape) for key, space in self.entries.items()}
         self.terms = []
         for name in ("bias", "noise_std"):
             spec = getattr(self.config, name)
-            if spec is not None:
+            if spec is not None and self.entries:
                 self._check_shape(name, spec.distribution.shape)
                 self.terms.append(Term(name, spec, zeros))
 

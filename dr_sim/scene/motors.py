@@ -19,8 +19,6 @@ from typing import Any
 
 import pybullet as p
 
-from dr_sim.errors import SceneError
-
 _DEFAULT_POSITION_GAIN = 0.1
 _DEFAULT_VELOCITY_GAIN = 1.0
 _NAMES = ("setJointMotorControl2", "setJointMotorControlArray")
@@ -60,15 +58,13 @@ class MotorHook:
         self.gain_scale = 1.0
         self.force_scale = 1.0
         self._joints: set[tuple[int, int]] | None = None
+        # The newest hook of a client wins (an env wrapped again, e.g. a notebook cell run twice); an
+        # older one's remove() then leaves it alone.
         if bullet_client is not None:
             bullet_client.setJointMotorControl2 = self.control_one
             bullet_client.setJointMotorControlArray = self.control_array
-        elif _module_hooks.setdefault(client_id, self) is not self:
-            raise SceneError(
-                f"PyBullet client {client_id} has a motor hook already (is the env wrapped twice with motor "
-                "scales?); close the other wrapper or scale motors in one of them"
-            )
         else:
+            _module_hooks[client_id] = self
             for name, dispatcher in _DISPATCHERS.items():
                 setattr(p, name, dispatcher)
 
@@ -80,7 +76,8 @@ class MotorHook:
         """Send the client's commands unscaled again (PyBullet's own functions back in place)."""
         if self.bullet_client is not None:
             for name in _NAMES:
-                self.bullet_client.__dict__.pop(name, None)
+                if getattr(self.bullet_client.__dict__.get(name), "__self__", None) is self:
+                    del self.bullet_client.__dict__[name]
         elif _module_hooks.get(self.client_id) is self:
             del _module_hooks[self.client_id]
             if not _module_hooks:
