@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -416,6 +417,27 @@ def test_texture_pool_reports_the_memory_of_its_pixels():
     memory = int(result.stdout.strip().splitlines()[-1])
     # PyBullet keeps at least the RGB pixels of every texture in the process.
     assert memory >= count * resolution * resolution * 3
+
+
+def test_photo_folders_are_read_with_their_subfolders_and_without_hidden_files(tmp_path: Path) -> None:
+    import cv2
+
+    from dr_sim.config.schema import TextureConfig
+
+    photos = tmp_path / "photos"
+    for relative, bgr in (("wood/oak.png", (0, 0, 255)), ("stone/grey/slate.jpg", (255, 0, 0))):
+        (photos / relative).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(photos / relative), np.full((16, 16, 3), bgr, np.uint8))
+    (photos / "._oak.png").write_bytes(b"a macOS resource fork, not an image")
+    (photos / ".cache").mkdir()
+    cv2.imwrite(str(photos / ".cache" / "thumb.png"), np.zeros((4, 4, 3), np.uint8))
+    client = p.connect(p.DIRECT)
+    try:
+        pool = TexturePool(client, TextureConfig(folders=[str(photos)], pool_size=0, resolution=8))
+        assert pool.sources == ["white", str(photos / "stone/grey/slate.jpg"), str(photos / "wood/oak.png")]
+    finally:
+        TexturePool.forget(client)
+        p.disconnect(client)
 
 
 # -- distractors ----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from dr_sim.errors import ConfigError
-from dr_sim.gap.images import IMAGE_SUFFIXES, read_rgb
+from dr_sim.gap.images import read_rgb
+from dr_sim.image_files import IMAGE_SUFFIXES, list_images
 
 CHUNK = 256  # images read, translated and written at a time
 
@@ -26,7 +27,7 @@ def _image_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         what = "does not exist" if not folder.exists() else "is a file"
         raise ConfigError(f"IN_DIR {str(folder)!r} {what}; give a folder of images ({', '.join(IMAGE_SUFFIXES)})")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = list_images(folder)
     if not files:
         raise ConfigError(f"IN_DIR {str(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)} files)")
     return files

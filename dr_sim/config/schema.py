@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from dr_sim.config.params import Param, StrictModel
 from dr_sim.errors import did_you_mean
+from dr_sim.image_files import IMAGE_SUFFIXES, list_images
 
 Selector = str | list[str]
 
@@ -155,7 +156,8 @@ class TextureConfig(StrictModel):
     """A texture pool, loaded once when the scene is built.
 
     ``pool_size`` procedural textures (split over ``families``) at ``resolution`` px, plus every image
-    in ``folders``. ``probability`` is the chance that a selected link gets a texture in an episode.
+    in ``folders`` and their subfolders. ``probability`` is the chance that a selected link gets a
+    texture in an episode.
     """
 
     families: list[TextureFamily] = Field(default_factory=lambda: ["flat", "gradient", "checker"])
@@ -175,8 +177,11 @@ class TextureConfig(StrictModel):
                 path = Path(folder)
             if not path.is_dir():
                 raise ValueError(f"image folder {folder!r} does not exist or is not a directory")
-            if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
-                raise ValueError(f"image folder {folder!r} holds no image ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            if not list_images(path):
+                raise ValueError(
+                    f"image folder {folder!r} holds no image, nor do its subfolders "
+                    f"({', '.join(sorted(IMAGE_SUFFIXES))})"
+                )
         return folders
 
     @model_validator(mode="after")
@@ -186,9 +191,6 @@ class TextureConfig(StrictModel):
         if self.pool_size > 0 and not self.families:
             raise ValueError("pool_size > 0 needs at least one procedural family")
         return self
-
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 
 
 class AppearanceConfig(_Targeted):

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from dr_sim.errors import ConfigError
+from dr_sim.image_files import IMAGE_SUFFIXES, list_images
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CONFIG_SUFFIXES = (".yaml", ".yml")
 META_FILE = "dataset.json"  # the data set marker (dr_sim.datasets.shards.META_FILE)
 
@@ -136,7 +136,7 @@ def _resized(images: np.ndarray, size: int) -> np.ndarray:
 
 def image_files(folder: Path) -> list[Path]:
     """The image files under ``folder`` (subfolders included) in sorted order; an error if none."""
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = list_images(folder)
     if not files:
         what = "is empty" if not any(folder.iterdir()) else "holds no images"
         raise ConfigError(
@@ -146,12 +146,12 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """One image file as uint8 RGB (H, W, 3); one ``ConfigError`` when it is not a readable PNG or JPEG."""
+    """One image file as uint8 RGB (H, W, 3); one ``ConfigError`` when it is not a readable image."""
     import cv2
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise ConfigError(f"cannot read image {str(path)!r}: not a valid PNG or JPEG file")
+        raise ConfigError(f"cannot read image {str(path)!r}: not an image file OpenCV can read")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

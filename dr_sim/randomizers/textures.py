@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 import pybullet as p
 
-from dr_sim.config.schema import IMAGE_SUFFIXES, TextureConfig
+from dr_sim.config.schema import TextureConfig
 from dr_sim.errors import ConfigError
+from dr_sim.image_files import list_images
 
 
 def procedural_texture(family: str, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,9 +112,7 @@ class TexturePool:
 
 def _folder_images(folders: list[str], resolution: int) -> Iterator[tuple[str, np.ndarray]]:
     for folder in folders:
-        for path in sorted(Path(folder).expanduser().iterdir()):
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
+        for path in list_images(Path(folder).expanduser()):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is None:
                 raise ConfigError(f"textures.folders: {str(path)!r} is not a readable image")
