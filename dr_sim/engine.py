@@ -90,11 +90,12 @@ class RandomizationEngine:
 
     def ensure_bound(self, scene: Scene) -> None:
         """Bind on first use, and rebind when bodies were re-created since (ids changed)."""
-        if self.scene is scene and scene.signature() == self._signature:
-            return
         if self.scene is scene:
+            signature = scene.signature()
+            if signature == self._signature:
+                return
             marked_before = any(marked for *_, marked in self._signature)
-            marked_now = any(marked for *_, marked in scene.signature())
+            marked_now = any(marked for *_, marked in signature)
             if marked_before and not marked_now:  # every body is new: the simulation was reset, and the
                 TexturePool.forget(scene.client_id)  # textures went with it (removed bodies keep them)
             scene.rebind()
