@@ -16,14 +16,13 @@ Backends (``--backend``):
   this machine joined with ``ray start``) or ``HOST:PORT`` of its head; without an address a Ray
   instance with as many CPUs as workers starts here and stops at the end. A process already connected
   to Ray (``ray.init`` ran) uses that connection. Ray is optional: ``dr_sim.ray_backend`` imports it
-  only when asked for.
+  only when a Ray backend connects.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import multiprocessing
 import re
 import signal
@@ -36,13 +35,16 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from dr_sim.errors import ConfigError, DrSimError
+from dr_sim.extras import available, install_line
+from dr_sim.native_output import quiet_native_stdout
+from dr_sim.ray_backend import RayPool, connection
 from dr_sim.worker_pool import CLOSE_S, Event, Pool, Worker
 
 BACKENDS = ("local", "ray")
 RETRIES = 2  # runs of a unit after its first, each on a fresh worker, when workers die under it
 POLL_S = 0.2  # s between checks for Ctrl-C while waiting for workers
 ADDRESS = re.compile(r"^(auto|(ray://)?[\w.\-]+:\d+)$")
-RAY_INSTALL = "pip install 'dr-sim[ray]'"
+RAY_INSTALL = install_line("ray")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class Backend:
             raise ConfigError(
                 f"--address {self.address!r} needs --backend ray (the local backend runs on this machine)"
             )
-        if self.kind == "ray" and importlib.util.find_spec("ray") is None:
+        if self.kind == "ray" and not available("ray"):
             raise DrSimError(f"--backend ray needs Ray, which is not installed here: {RAY_INSTALL}")
         if self.address is not None and not ADDRESS.match(self.address):
             raise ConfigError(
@@ -74,8 +76,6 @@ class Backend:
         (before files are written) and keeps one Ray connection for several runs."""
         if self.kind != "ray":
             return contextlib.nullcontext()
-        from dr_sim.ray_backend import connection
-
         return connection(self.address, workers)
 
 
@@ -114,13 +114,7 @@ def run_units(
     if built is not None:
         built.close()  # the workers build their own
     with backend.open(workers) as ray:
-        pool: Pool
-        if backend.kind == "ray":
-            from dr_sim.ray_backend import RayPool
-
-            pool = RayPool(ray, worker, args)
-        else:
-            pool = ProcessPool(worker, args)
+        pool: Pool = RayPool(ray, worker, args) if backend.kind == "ray" else ProcessPool(worker, args)
         return _schedule(pool, units, on_result, min(workers, len(units)), backend.retries, on_tick, what)
 
 
@@ -236,8 +230,6 @@ def _serve(connection: Connection, worker_class: type, args: tuple[Any, ...]) ->
 def start_quietly(process: Any) -> None:
     """Start a process with a silent stdout (PyBullet prints on import and connect) and Ctrl-C ignored
     from its first instruction on (the parent ends it; no traceback per worker)."""
-    from dr_sim.native_output import quiet_native_stdout
-
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     try:

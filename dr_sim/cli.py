@@ -9,17 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
+from dr_sim import bench, preview, train_evaluate
+from dr_sim.adapt import cli as adapt_cli
 from dr_sim.arguments import EXIT_ERROR, PROG, ArgumentError, Parser, guarded
+from dr_sim.datasets import generate
+from dr_sim.gap import cli as gap_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dr-sim`` parser with every subcommand."""
-    from dr_sim import bench, experiments, preview
-    from dr_sim.adapt import cli as adapt_cli
-    from dr_sim.datasets import generate
-    from dr_sim.gap import cli as gap_cli
-
     parser = Parser(
         prog=PROG,
         description="Domain randomization for PyBullet + Gymnasium.",
@@ -47,17 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         (
             "train",
-            experiments.add_train_arguments,
-            experiments.run_train,
+            train_evaluate.add_train_arguments,
+            train_evaluate.run_train,
             "train a policy (kind: rl) or a pose network (kind: pose) from a YAML config",
-            experiments.__doc__,
+            train_evaluate.__doc__,
         ),
         (
             "evaluate",
-            experiments.add_evaluate_arguments,
-            experiments.run_evaluate,
+            train_evaluate.add_evaluate_arguments,
+            train_evaluate.run_evaluate,
             "evaluate a run of 'dr-sim train' across domains or held-out data",
-            experiments.__doc__,
+            train_evaluate.__doc__,
         ),
         (
             "gap",
@@ -95,8 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("dr-sim")
     except PackageNotFoundError:

@@ -25,3 +25,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+class MissingExtraError(DrSimError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra of dr-sim that installs it
+    (``dr_sim.extras.require``)."""

@@ -16,8 +16,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
 from dr_sim.native_output import quiet_native_stdout
-from dr_sim.preview import encode_png, make_contact_sheet, write_atomically
+from dr_sim.registration import ENV_IDS, register_envs
 
 
 def camera_views(env_id: str, size: int, randomized: int) -> list[np.ndarray]:
@@ -46,10 +47,9 @@ def describe_space(space: gym.Space[Any]) -> str:
 
 def gallery(out: Path, size: int, randomized: int) -> str:
     """Write ``out/<Name>.png`` for every task; return the markdown table."""
-    import dr_sim
-
+    register_envs()
     lines = ["| Task | Camera view: nominal, then `full` | Observation (`state`) | Action |", "|---|---|---|---|"]
-    for env_id in dr_sim.ENV_IDS:
+    for env_id in ENV_IDS:
         name = env_id.split("/")[1].split("-")[0]
         path = out / f"{name}.png"
         write_atomically(path, encode_png(make_contact_sheet(camera_views(env_id, size, randomized), randomized + 1)))
@@ -72,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.size <= 0 or args.randomized < 0:
         parser.error(f"--size must be positive and --randomized non-negative, got {args.size} and {args.randomized}")
-    with quiet_native_stdout():
-        import dr_sim  # noqa: F401  (registers the tasks; PyBullet prints its build time on import)
     print(gallery(args.out, args.size, args.randomized))
     return 0
 

@@ -1,8 +1,9 @@
 """The ``ray`` backend of ``dr_sim.backends``: workers are Ray actors (one CPU each) of a Ray cluster.
 
-Only ``dr_sim.backends`` imports this module, and only for ``--backend ray``: ``import dr_sim`` never
-imports Ray. A worker's result travels back to this process through Ray's object store, so the nodes
-need no folder shared with this machine (they need dr_sim and its dependencies installed).
+Only ``dr_sim.backends`` uses this module, and only for ``--backend ray``; Ray itself is imported when a
+Ray backend connects (``connection``), so ``import dr_sim`` never imports Ray. A worker's result travels
+back to this process through Ray's object store, so the nodes need no folder shared with this machine
+(they need dr_sim and its dependencies installed).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dr_sim.errors import DrSimError
+from dr_sim.extras import require
 from dr_sim.worker_pool import CLOSE_S, Event
 
 CONNECT_S = 10.0  # s to wait for the head's port to answer (Ray itself would retry for minutes)
@@ -47,8 +49,7 @@ def connect(ray: Any, address: str | None, workers: int) -> bool:
 @contextlib.contextmanager
 def connection(address: str | None, workers: int) -> Iterator[Any]:
     """The ``ray`` module, connected inside the block (see ``connect``); disconnected after if it connected."""
-    import ray  # present: dr_sim.backends.Backend checked
-
+    ray = require("ray", "--backend ray")  # present: dr_sim.backends.Backend checked
     connected = connect(ray, address, workers)
     try:
         yield ray

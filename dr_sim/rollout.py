@@ -12,6 +12,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
+from dr_sim.registration import register_envs
 from dr_sim.wrapper import DomainRandomization
 
 
@@ -58,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    import dr_sim  # noqa: F401  (registers the tasks)
-
+    register_envs()
     run(args.env, args.randomization, args.episodes, args.steps, args.seed)
 
 

@@ -5,7 +5,7 @@ yaw in ``TARGET_LOW``..``TARGET_HIGH`` (m) on the table; a fixed camera looks do
 angle. Randomization adds 0-10 distractors (the ``distractors`` section, e.g. the ``visual`` and
 ``full`` presets); the target is placed after them, clear of every one (``clearance`` m). A
 ``structure`` section whose target is ``object`` places it instead (on its surfaces, in view, with the
-distractors in context; ``launch/sdr_localize.yaml``).
+distractors in context; ``launch/configs/sdr_localize.yaml``).
 
 One step per episode. Action: the estimated (x, y) of the target's centre in metres, world frame,
 ``Box(-1, 1, (2,))`` (it covers the table top). Dense reward: minus the error (m); sparse: 0 within

@@ -28,7 +28,7 @@ Success: the puck within ``success_distance`` (0.05 m) of the goal; the episode 
 
 Option ``puck_range`` (m, default ``PUCK_RANGE``): the half side of the square the puck starts in, up to
 ``WORKSPACE``. A wider square serves data for perception: a pose network that must follow the puck
-wherever a policy pushes it needs images of the puck there (``launch/modular/data.yaml``).
+wherever a policy pushes it needs images of the puck there (``studies/modular/data.yaml``).
 """
 
 from __future__ import annotations

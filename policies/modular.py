@@ -28,7 +28,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from dr_sim.env_ids import gym_id
 from dr_sim.errors import ConfigError
+from dr_sim.extras import require
+from dr_sim.native_output import quiet_native_stdout
+from dr_sim.policies.history import History
 
 IMAGE_KEY = "rgb"
 
@@ -68,9 +72,8 @@ class PoseEstimator:
     one RGB image (uint8 HxWx3) in, the target's (x, y) on the table in metres out."""
 
     def __init__(self, run: str | Path, threads: int = 1) -> None:
-        import torch
-
-        from dr_sim.policies.pose_net import load_checkpoint
+        torch = require("torch", "the modular pipeline's pose estimator")
+        from dr_sim.policies.pose_net import load_checkpoint  # needs torch (extra: train)
 
         torch.set_num_threads(threads)
         path = Path(run)
@@ -78,7 +81,7 @@ class PoseEstimator:
         self.image_size = self.net.config.image_size
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        from dr_sim.policies.pose_net import images_to_tensor, predict_xy
+        from dr_sim.policies.pose_net import images_to_tensor, predict_xy  # needs torch (extra: train)
 
         return predict_xy(self.net, self.scaler, images_to_tensor(np.asarray(rgb)[None]))[0]
 
@@ -146,9 +149,6 @@ def make_modular_env(
     max_episode_steps: int | None = None,
 ) -> gym.Env[Any, Any]:
     """The task under ``randomization`` observed through ``estimator`` (then the policy's ``History``)."""
-    from dr_sim.native_output import quiet_native_stdout
-    from dr_sim.policies.rl_training import gym_id
-
     entries = object_entries(env_id)
     kwargs = dict(env_kwargs)
     if max_episode_steps is not None:
@@ -163,7 +163,5 @@ def make_modular_env(
         )
     env: gym.Env[Any, Any] = PerceivedObject(made, estimator, entries, float(made.unwrapped.dt))
     if history:
-        from dr_sim.policies.history import History
-
         env = History(env, history)
     return env

@@ -20,8 +20,7 @@ fixed world points such as the table's corners (cues to the camera's pose); ``he
 ``TargetScaler`` holds the normalisation of the targets (mean and std per axis, m); ``save_checkpoint``
 / ``load_checkpoint`` keep the weights, the scaler and the configs together in one file.
 
-``NetConfig`` (the architecture's settings) lives in ``dr_sim.policies.pose_training``, which imports
-torch only when it trains or evaluates, so that the command line starts fast.
+``NetConfig`` holds the architecture's settings (``model:`` of a pose training config).
 """
 
 from __future__ import annotations
@@ -33,13 +32,34 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 from torch import nn
 
+from dr_sim.config.loader import validated
+from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError
-from dr_sim.policies.pose_training import NetConfig, net_config
 
 CHECKPOINT_VERSION = 1
-__all__ = ["NetConfig", "PoseNet", "TargetScaler", "net_config"]
+
+
+class NetConfig(StrictModel):
+    """The architecture: conv widths, keypoint maps, MLP width (units), and the image size (px)."""
+
+    channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=8)
+    keypoints: int = Field(default=16, ge=1, le=256)
+    hidden: int = Field(default=128, ge=1, le=4096)
+    image_size: int = Field(default=64, ge=16, le=512)
+
+    @model_validator(mode="after")
+    def _positive_widths(self) -> NetConfig:
+        if any(width < 1 or width > 1024 for width in self.channels):
+            raise ValueError(f"channels must be widths in 1..1024, got {self.channels}")
+        return self
+
+
+def net_config(data: Any, origin: str = "model") -> NetConfig:
+    """A validated ``NetConfig`` from a dict (``None``: the defaults); one ``ConfigError`` if bad."""
+    return validated(NetConfig, {} if data is None else data, origin)
 
 
 class SpatialSoftArgmax(nn.Module):

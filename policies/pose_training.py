@@ -6,7 +6,7 @@
     data:                        # the training images: an existing data set folder ...
       path: runs/data/full
     # ... or a generator config (dr_sim.datasets.config; YAML path or mapping) and a count:
-    #   generator: launch/some_generator.yaml
+    #   generator: launch/configs/some_generator.yaml
     #   n: 8000                  # images
     #   out: runs/data/full      # where to generate (default RUN/data); rerunning resumes
     #   workers: 1               # rendering processes
@@ -48,20 +48,29 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
+import torch
 from pydantic import Field, model_validator
 
 from dr_sim.config.loader import read_yaml_mapping, validated
 from dr_sim.config.params import StrictModel
+from dr_sim.datasets.generate import generate
 from dr_sim.datasets.render_spec import RenderSpec
+from dr_sim.datasets.torch_dataset import ShardDataset, target_xy
 from dr_sim.errors import ConfigError
-
-if TYPE_CHECKING:  # torch loads only when a model trains or is scored: the command line starts fast
-    import torch
-
-    from dr_sim.policies.pose_net import PoseNet, TargetScaler
+from dr_sim.policies.pose_net import (
+    NetConfig,
+    PoseNet,
+    TargetScaler,
+    heatmap_loss,
+    load_checkpoint,
+    mask_heatmap,
+    point_heatmap,
+    predict_xy,
+    save_checkpoint,
+)
 
 KINDS = ("pose",)
 MODEL_FILE = "model.pt"
@@ -72,26 +81,6 @@ Log = Callable[[str], None]
 
 
 # -- the config ---------------------------------------------------------------------------------------
-class NetConfig(StrictModel):
-    """The architecture: conv widths, keypoint maps, MLP width (units), and the image size (px)."""
-
-    channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=8)
-    keypoints: int = Field(default=16, ge=1, le=256)
-    hidden: int = Field(default=128, ge=1, le=4096)
-    image_size: int = Field(default=64, ge=16, le=512)
-
-    @model_validator(mode="after")
-    def _positive_widths(self) -> NetConfig:
-        if any(width < 1 or width > 1024 for width in self.channels):
-            raise ValueError(f"channels must be widths in 1..1024, got {self.channels}")
-        return self
-
-
-def net_config(data: Any, origin: str = "model") -> NetConfig:
-    """A validated ``NetConfig`` from a dict (``None``: the defaults); one ``ConfigError`` if bad."""
-    return validated(NetConfig, {} if data is None else data, origin)
-
-
 class DataSpec(RenderSpec):
     """A data set: an existing folder (``path``), or a generator config and ``n`` images to render."""
 
@@ -177,10 +166,6 @@ def load_pose_data(root: str | Path, masks: bool = False, landmarks: Sequence[Se
     """Read a complete data set folder (``dr_sim.datasets`` format) into memory, with the target's
     masks (instance 1: the generator labels the target first) when ``masks``, and the pixels of the
     world points ``landmarks`` (m) through each image's camera."""
-    import torch
-
-    from dr_sim.datasets.torch_dataset import ShardDataset, target_xy
-
     dataset = ShardDataset(root)
     count = len(dataset)
     size = int(dataset.meta["image_size"])
@@ -235,8 +220,6 @@ def ensure_data(spec: DataSpec, default_out: Path, log: Log | None = None) -> tu
     rendered into ``spec.out`` (default ``default_out``), resuming a partial folder."""
 
     def render(generator: str | dict[str, Any], n: int, out: Path) -> Mapping[str, Any]:
-        from dr_sim.datasets.generate import generate
-
         return generate(generator, out, n, workers=spec.workers, progress=False)
 
     def describe(summary: Mapping[str, Any], out: Path, seconds: float) -> str:
@@ -281,8 +264,6 @@ def score(predicted_m: np.ndarray, true_m: np.ndarray, distractors: np.ndarray, 
 
 def evaluate_model(net: PoseNet, scaler: TargetScaler, data: PoseData, batch_size: int = 256) -> dict[str, Any]:
     """``score`` of the network's predictions on ``data``."""
-    from dr_sim.policies.pose_net import predict_xy
-
     predicted = predict_xy(net, scaler, data.images, batch_size)
     return score(predicted, data.xy, data.distractors, data.target_pixels > 0)
 
@@ -297,8 +278,6 @@ def evaluate(
 ) -> dict[str, dict[str, Any]]:
     """Score a run (its folder or model file) on data set folders; returns name -> ``score`` result
     (a sequence is named by the folders' names)."""
-    from dr_sim.policies.pose_net import load_checkpoint
-
     if not isinstance(datasets, Mapping):
         datasets = {Path(path).name or str(path): path for path in datasets}
     if not datasets:
@@ -329,8 +308,6 @@ class _Batch:
 def _batch(data: PoseData, index: torch.Tensor, mirror: np.ndarray | None, generator: torch.Generator) -> _Batch:
     """The inputs of ``index``; with ``mirror`` (the landmarks' mirror order) half of them are flipped
     left-right: y negated, masks flipped, landmark columns mirrored and swapped with their mirror images."""
-    import torch
-
     rows = index.numpy()
     images = data.images[index]
     xy = torch.from_numpy(data.xy[rows]).float()
@@ -352,10 +329,6 @@ def _batch(data: PoseData, index: torch.Tensor, mirror: np.ndarray | None, gener
 def _loss(net: PoseNet, inputs: _Batch, scaler: TargetScaler, config: PoseTrainConfig) -> torch.Tensor:
     """Mean squared error of the normalised (x, y), plus the keypoint terms: ``mask_weight`` x the
     target mask's cross-entropy on keypoint 0, ``landmark_weight`` x the landmarks' on keypoints 1..L."""
-    import torch
-
-    from dr_sim.policies.pose_net import heatmap_loss, mask_heatmap, point_heatmap
-
     predicted, maps = net.forward_with_maps(inputs.images)
     loss = torch.nn.functional.mse_loss(predicted, scaler.encode(inputs.xy))
     shape = (maps.shape[-2], maps.shape[-1])
@@ -381,10 +354,6 @@ def fit(
 ) -> tuple[TargetScaler, dict[str, Any]]:
     """Train ``net`` in place on ``data[train_index]``; returns the scaler and the training metrics
     (per-epoch loss, validation error in cm on ``val``, seconds and training images/s); see ``_loss``."""
-    import torch
-
-    from dr_sim.policies.pose_net import TargetScaler
-
     torch.set_num_threads(config.threads)
     generator = torch.Generator().manual_seed(config.seed)
     scaler = TargetScaler.fit(data.xy[train_index])
@@ -430,8 +399,6 @@ def fit(
 
 def _subset(data: PoseData, index: np.ndarray) -> PoseData:
     """The images ``index`` of ``data``."""
-    import torch
-
     rows = torch.from_numpy(index)
     mask = None if data.target_mask is None else data.target_mask[rows]
     marks = None if data.landmarks_px is None else data.landmarks_px[index]
@@ -440,10 +407,6 @@ def _subset(data: PoseData, index: np.ndarray) -> PoseData:
 
 def train(source: ConfigInput, log: Log | None = None) -> Path:
     """Train a pose model as the config says; returns the run folder (``model.pt``, ``metrics.json``)."""
-    import torch
-
-    from dr_sim.policies.pose_net import PoseNet, save_checkpoint
-
     config = load_train_config(source)
     run = Path(config.out)
     run.mkdir(parents=True, exist_ok=True)

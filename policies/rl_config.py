@@ -1,6 +1,6 @@
 """The config of a reinforcement-learning run (``kind: rl``), in the spirit of rl-baselines3-zoo.
 
-A YAML file such as ``launch/puckpush_sac.yaml``::
+A YAML file such as ``launch/configs/puckpush_sac.yaml``::
 
     kind: rl
     env: dr_sim/PuckPush-v0        # a Gymnasium id, or module:id (the module registers it)
@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from dr_sim.adr.config import AdrConfig
@@ -49,6 +50,7 @@ from dr_sim.config import PRESETS, load_config, preset_dict
 from dr_sim.config.loader import format_validation_error, read_yaml_mapping
 from dr_sim.config.params import StrictModel
 from dr_sim.errors import ConfigError, did_you_mean
+from dr_sim.extras import require
 
 KIND = "rl"
 TRAIN = "train"  # eval_randomization: the training randomization
@@ -185,13 +187,8 @@ def load_rl_config(source: ConfigInput) -> RLConfig:
 def algo_class(name: str) -> Any:
     """The stable-baselines3 (or sb3-contrib) class of ``name``."""
     if name == "recurrent_ppo":
-        try:
-            from sb3_contrib import RecurrentPPO
-        except ImportError:
-            raise ConfigError("algo 'recurrent_ppo' needs sb3-contrib: pip install 'sb3-contrib>=2.3'") from None
-        return RecurrentPPO
-    import stable_baselines3
-
+        return require("sb3_contrib", "algo 'recurrent_ppo'").RecurrentPPO
+    stable_baselines3 = require("stable_baselines3", f"algo {name!r}")
     return {"ppo": stable_baselines3.PPO, "sac": stable_baselines3.SAC, "td3": stable_baselines3.TD3}[name]
 
 
@@ -239,12 +236,10 @@ def check_hyperparams(config: RLConfig, origin: str = "rl config") -> None:
 
 def algo_kwargs(config: RLConfig, action_dim: int) -> dict[str, Any]:
     """The algorithm's keyword arguments: numbers parsed, ``activation`` and ``action_noise`` mapped to objects."""
-    import numpy as np
-    import torch.nn as nn
-    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-
+    nn = require("torch.nn", f"algo {config.algo!r}")
+    noise_module = require("stable_baselines3.common.noise", f"algo {config.algo!r}")
     activations = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
-    noises = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
+    noises = {"normal": noise_module.NormalActionNoise, "ornstein_uhlenbeck": noise_module.OrnsteinUhlenbeckActionNoise}
     kwargs = {key: _number(value) for key, value in config.hyperparams.items()}
     policy_kwargs = dict(kwargs.pop("policy_kwargs", {}))
     policy_kwargs["activation_fn"] = activations[policy_kwargs.pop("activation", "relu")]

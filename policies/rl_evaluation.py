@@ -4,12 +4,13 @@
 [--backend local|ray [--address auto|HOST:PORT]]``
 
 Domains: ``nominal`` (no randomization), ``train`` (the run's own randomization), a preset name, the
-name of a held-out shift in ``launch/shifts/`` (``heavy``, ``light``, ``low_gains``, ``high_gains``,
-``sticky_laggy``) or the path of any randomization YAML. Episode ``i`` of every domain is reset with
-seed ``10_000 + i``; actions are deterministic. An episode succeeds when ``info["is_success"]`` holds at
-its last step. Per domain: the success rate with its Wilson 95% interval and the mean return (the
-env's own reward, summed over the episode). ``RUN`` gets ``evaluation.json``, ``evaluation.md`` and
-``evaluation.png`` (success per domain with the interval as error bars).
+name of a held-out shift shipped in ``dr_sim/config/shifts/`` (``heavy``, ``light``, ``low_gains``,
+``high_gains``, ``sticky_laggy``; ``dr_sim.config.shift_names``) or the path of any randomization YAML.
+Episode ``i`` of every domain is reset with seed ``10_000 + i``; actions are deterministic. An episode
+succeeds when ``info["is_success"]`` holds at its last step. Per domain: the success rate with its Wilson
+95% interval and the mean return (the env's own reward, summed over the episode). ``RUN`` gets
+``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` (success per domain with the interval as
+error bars).
 
 ``--audit``: success against each dynamics parameter of ``AUDIT`` (puck mass and friction, pusher link
 masses, motor gains and force limits, latency), one at a time, pinned to a constant in an otherwise
@@ -38,11 +39,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from dr_sim.backends import Backend, run_units
-from dr_sim.config import PRESETS, preset_dict
+from dr_sim.arguments import positive_int
+from dr_sim.backends import Backend, add_backend_arguments, backend_from_args, run_units
+from dr_sim.config import PRESETS, preset_dict, shift_names, shift_path
 from dr_sim.errors import ConfigError, did_you_mean
-from dr_sim.policies.controllers.evaluate import Success
+from dr_sim.extras import require
 from dr_sim.policies.rl_config import OFF_POLICY, RLConfig, algo_class, expand_randomization
 from dr_sim.policies.rl_training import (
     CHECKPOINTS,
@@ -51,27 +54,17 @@ from dr_sim.policies.rl_training import (
     env_factory,
     load_run_config,
 )
+from dr_sim.statistics import Success
 
 EVAL_SEED = 10_000
 AUDIT_POINTS = 7
-SHIFTS_FOLDER = Path("launch") / "shifts"
 EVALUATION_FILE = "evaluation"  # .json, .md, .png
 AUDIT_FILE = "audit"  # .json, .png
 CHUNK_EPISODES = 10  # episodes per unit of work of a sweep
+PLOTS = "the evaluation's plots"
 
 
 # -- domains ------------------------------------------------------------------------------------------
-def shift_folders() -> list[Path]:
-    """Where named shifts are looked up: ``launch/shifts`` under the working folder, then in the source tree."""
-    source = Path(__file__).resolve().parents[1] / SHIFTS_FOLDER
-    return [SHIFTS_FOLDER, source] if source.resolve() != SHIFTS_FOLDER.resolve() else [SHIFTS_FOLDER]
-
-
-def shift_names() -> list[str]:
-    """The names of the held-out shifts that ``resolve_domain`` finds."""
-    return sorted({path.stem for folder in shift_folders() if folder.is_dir() for path in folder.glob("*.yaml")})
-
-
 def resolve_domain(name: str, config: RLConfig) -> tuple[str, dict[str, Any] | None]:
     """(label, randomization mapping or ``None``) of a domain name; one ``ConfigError`` for an unknown one."""
     if name == "nominal":
@@ -82,9 +75,8 @@ def resolve_domain(name: str, config: RLConfig) -> tuple[str, dict[str, Any] | N
         return name, expand_randomization(name)
     if name.lower().endswith((".yaml", ".yml")):
         return Path(name).stem, expand_randomization(name)
-    for folder in shift_folders():
-        if (folder / f"{name}.yaml").is_file():
-            return name, expand_randomization(str(folder / f"{name}.yaml"))
+    if name in shift_names():
+        return name, expand_randomization(str(shift_path(name)))
     known = ["nominal", "train", *PRESETS, *shift_names()]
     raise ConfigError(
         f"unknown domain {name!r}.{did_you_mean(name, known)} Use nominal, train, a preset, a shift "
@@ -137,8 +129,6 @@ class SavedPolicy:
 
     def load(self) -> Policy:
         """The model, ready to act (torch set to the run's thread count)."""
-        import torch
-
         torch.set_num_threads(self.config.threads)
         # Acting needs no replay buffer: load off-policy models with a minimal plain one (HER's needs an env).
         small_buffer = {"buffer_size": 1, "replay_buffer_class": None, "replay_buffer_kwargs": {}}
@@ -312,6 +302,12 @@ def evaluate(
 
 
 # -- reports ------------------------------------------------------------------------------------------
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` drawing into files (the Agg backend)."""
+    require("matplotlib", PLOTS).use("Agg")
+    return require("matplotlib.pyplot", PLOTS)
+
+
 def success_cell(result: Mapping[str, Any]) -> str:
     """``85% [77%, 91%]``: the success rate and its Wilson 95% interval."""
     return f"{result['success_rate']:.0%} [{result['ci_low']:.0%}, {result['ci_high']:.0%}]"
@@ -332,10 +328,7 @@ def plot_success(by_policy: Mapping[str, Mapping[str, Mapping[str, Any]]], path:
     """A bar plot (PNG) of success per domain, one bar per policy, Wilson 95% intervals as error bars.
 
     ``by_policy``: policy -> domain -> ``DomainResult.as_dict()``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     policies = list(by_policy)
     domains = list(dict.fromkeys(domain for results in by_policy.values() for domain in results))
@@ -484,11 +477,8 @@ def audit(
 def plot_audit(by_policy: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
     """One panel per parameter: success (Wilson 95% band) against the value, one line per policy, the
     range of the first policy's ``range`` shaded. ``by_policy``: policy -> ``audit(...)["parameters"]``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    plt = _pyplot()
+    ticker = require("matplotlib.ticker", PLOTS)
 
     names = list(dict.fromkeys(name for parameters in by_policy.values() for name in parameters))
     columns = min(3, max(len(names), 1))
@@ -511,8 +501,8 @@ def plot_audit(by_policy: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
                 axis.set_title(entry["label"], fontsize=9)
                 shaded = True
         axis.set_xscale("log")
-        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
         axis.set_ylim(-0.03, 1.03)
         axis.set_ylabel("success rate", fontsize=8)
         axis.tick_params(labelsize=7)
@@ -539,16 +529,16 @@ def format_audit(result: Mapping[str, Any]) -> str:
 # -- command line -------------------------------------------------------------------------------------
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``evaluate`` subcommand's arguments for ``kind: rl`` runs."""
-    from dr_sim.arguments import positive_int
-    from dr_sim.backends import add_backend_arguments
-
     parser.add_argument("run", metavar="RUN", help="run folder of 'dr-sim train' (kind: rl)")
     parser.add_argument(
         "--domains",
         nargs="+",
         default=["nominal", "train"],
         metavar="DOMAIN",
-        help="nominal, train, a preset, a shift name (launch/shifts) or a randomization YAML (default: nominal train)",
+        help=(
+            f"nominal, train, a preset, a shift ({', '.join(shift_names())}) or a randomization YAML "
+            f"(default: nominal train)"
+        ),
     )
     parser.add_argument("-n", "--episodes", type=positive_int, default=100, help="episodes per domain (default 100)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -562,8 +552,6 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``dr-sim evaluate RUN``: the table (or JSON) on stdout, the report files in the run folder."""
-    from dr_sim.backends import backend_from_args
-
     run = Path(args.run)
     backend = backend_from_args(args)
     with backend.open(args.workers):  # one Ray connection for the evaluation and the audit

@@ -12,7 +12,7 @@ writes a run folder:
 - ``tb/``: TensorBoard logs: stable-baselines3's, plus ``episode/success`` (the success rate of the
   episodes finished since the last write) and ``randomization/<parameter>`` (the mean, over those
   episodes, of each scalar parameter they were sampled with: ``info["randomization"]`` at their reset,
-  flattened as ``dr_sim.preview.flatten_params`` does);
+  flattened as ``dr_sim.param_records.flatten_params`` does);
 - ``training.json``: wall time (s), env steps per second, the last episodes' success rate;
 - ``eval/evaluations.npz`` with ``eval_freq``: SB3's periodic evaluations (steps, returns, successes) in
   the ``eval_randomization`` domain (``eval/success_rate`` in TensorBoard);
@@ -38,21 +38,29 @@ import json
 import math
 import pickle
 import re
-import shlex
-import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 import yaml
+from stable_baselines3 import HerReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
 from dr_sim.adr import AdrConfig, AdrController, AutomaticRandomization, Ranges
+from dr_sim.adr.callback import CHECKPOINT_PATTERN, AdrCallback, read_history
 from dr_sim.config.loader import read_yaml_mapping
-from dr_sim.errors import ConfigError, did_you_mean
+from dr_sim.env_ids import check_env_id, gym_id
+from dr_sim.errors import ConfigError
+from dr_sim.native_output import quiet_native_stdout
+from dr_sim.param_records import flatten_params
+from dr_sim.policies.history import History
 from dr_sim.policies.rl_config import (
     OFF_POLICY,
     TRAIN,
@@ -62,8 +70,9 @@ from dr_sim.policies.rl_config import (
     algo_kwargs,
     load_rl_config,
 )
+from dr_sim.run_files import CONFIG_FILE, write_run_files
+from dr_sim.wrapper import DomainRandomization
 
-CONFIG_FILE = "config.yaml"
 TRAINING_FILE = "training.json"
 CHECKPOINTS = "checkpoints"
 FINAL_MODEL = "model_final.zip"
@@ -84,8 +93,6 @@ class EpisodeRandomization(gym.Wrapper[Any, Any, Any, Any]):
         self.params: dict[str, float] = {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        from dr_sim.preview import flatten_params
-
         observation, info = self.env.reset(seed=seed, options=options)
         self.params = flatten_params(info.get("randomization") or {}, indices=False)
         return observation, info
@@ -95,27 +102,6 @@ class EpisodeRandomization(gym.Wrapper[Any, Any, Any, Any]):
         if terminated or truncated:
             info = {**info, EPISODE_PARAMS: self.params}
         return observation, float(reward), terminated, truncated, info
-
-
-def gym_id(env: str) -> str:
-    """``env`` in the ``module:id`` form that also works in freshly spawned processes (they import dr_sim)."""
-    return f"dr_sim:{env}" if env.startswith("dr_sim/") and ":" not in env else env
-
-
-def check_env_id(env: str) -> None:
-    """One ``ConfigError`` when ``env`` is not a registered id (``module:id`` imports ``module`` first)."""
-    import importlib
-
-    import dr_sim  # noqa: F401  (registers dr_sim/... ids)
-
-    module, _, name = env.rpartition(":")
-    if module:
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise ConfigError(f"env {env!r}: cannot import module {module!r} ({error})") from None
-    if name not in gym.registry:
-        raise ConfigError(f"env: unknown id {name!r}.{did_you_mean(name, list(gym.registry))}")
 
 
 def make_env(
@@ -130,10 +116,6 @@ def make_env(
     """One env: dr_sim's tasks take ``randomization`` themselves, other envs get the ``DomainRandomization``
     wrapper; with ``adr``, ``AutomaticRandomization`` lays ADR's ranges over ``randomization``; then the
     ``History`` wrapper (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
-    from stable_baselines3.common.monitor import Monitor
-
-    from dr_sim.native_output import quiet_native_stdout
-
     kwargs = dict(env_kwargs)
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
@@ -143,14 +125,10 @@ def make_env(
     with quiet_native_stdout():  # PyBullet prints on connect
         made = gym.make(gym_id(env), **({"randomization": initial} if own else {}), **kwargs)
     if not own and initial is not None:
-        from dr_sim.wrapper import DomainRandomization
-
         made = DomainRandomization(made, initial)
     if adr is not None:
         made = AutomaticRandomization(made, adr, randomization)
     if history:
-        from dr_sim.policies.history import History
-
         made = History(made, history)
     made = EpisodeRandomization(made)
     return Monitor(made) if monitor else made
@@ -175,8 +153,6 @@ def env_factory(
 def make_vec_env(config: RLConfig, n_envs: int | None = None, seed: int | None = None) -> Any:
     """The training ``VecEnv`` (env ``i`` seeded ``seed + i``, with the config's ADR), wrapped in
     ``VecNormalize`` when asked."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
-
     n_envs = config.n_envs if n_envs is None else n_envs
     factory = env_factory(config, config.randomization, adr=config.adr)
     probe = factory()  # one clear error from the main process (bad env_kwargs, bad randomization)
@@ -211,8 +187,6 @@ def build_model(config: RLConfig, venv: Any, tensorboard: Path | None) -> Any:
     """The algorithm on ``venv``, seeded with ``config.seed``; bad hyperparameter values end in a ``ConfigError``."""
     kwargs = algo_kwargs(config, int(np.prod(venv.action_space.shape)))
     if config.her:
-        from stable_baselines3 import HerReplayBuffer
-
         if not isinstance(venv.observation_space, gym.spaces.Dict):
             raise ConfigError(f"her: true needs a goal-conditioned env with Dict observations; {config.env} has none")
         kwargs["replay_buffer_class"] = HerReplayBuffer
@@ -233,79 +207,75 @@ def build_model(config: RLConfig, venv: Any, tensorboard: Path | None) -> Any:
 
 
 # -- callbacks ----------------------------------------------------------------------------------------
-def _callbacks() -> Any:
-    from stable_baselines3.common.callbacks import BaseCallback
+class EpisodeLogger(BaseCallback):
+    """TensorBoard scalars of finished episodes: ``episode/success`` and ``randomization/<name>``
+    (means over the episodes since the last write); writes once more when training ends."""
 
-    class EpisodeLogger(BaseCallback):
-        """TensorBoard scalars of finished episodes: ``episode/success`` and ``randomization/<name>``
-        (means over the episodes since the last write); writes once more when training ends."""
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
+            if not done:
+                continue
+            if "is_success" in info:
+                self.logger.record_mean("episode/success", float(info["is_success"]))
+            for name, value in info.get(EPISODE_PARAMS, {}).items():
+                self.logger.record_mean(f"randomization/{name}", value)
+        return True
 
-        def _on_step(self) -> bool:
-            for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True):
-                if not done:
-                    continue
-                if "is_success" in info:
-                    self.logger.record_mean("episode/success", float(info["is_success"]))
-                for name, value in info.get(EPISODE_PARAMS, {}).items():
-                    self.logger.record_mean(f"randomization/{name}", value)
-            return True
-
-        def _on_training_end(self) -> None:
-            self.logger.dump(self.num_timesteps)
-
-    class Progress(BaseCallback):
-        """A progress bar on stderr: steps, steps/s and the time left (a line every 10% when not a terminal)."""
-
-        def __init__(self, total: int, interval: float = 1.0) -> None:
-            super().__init__()
-            self.total, self.interval = total, interval
-            self.start = self.last = time.perf_counter()
-            self.tty = sys.stderr.isatty()
-            self.shown_tenth = 0
-
-        def _on_training_start(self) -> None:
-            self.start = self.last = time.perf_counter()
-
-        def _on_step(self) -> bool:
-            now = time.perf_counter()
-            done = min(self.num_timesteps, self.total)
-            tenth = 10 * done // self.total
-            if (self.tty and now - self.last >= self.interval) or (not self.tty and tenth > self.shown_tenth):
-                self.last, self.shown_tenth = now, tenth
-                self.show(done, now)
-            return True
-
-        def show(self, done: int, now: float) -> None:
-            rate = done / max(now - self.start, 1e-9)
-            left = (self.total - done) / rate if rate > 0 else math.inf
-            bar = "#" * (30 * done // self.total)
-            eta = f"{left // 60:.0f}m{left % 60:02.0f}s" if math.isfinite(left) else "?"
-            line = f"[{bar:<30}] {done:>9,}/{self.total:,} steps  {rate:6.0f} steps/s  {eta} left"
-            print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
-
-        def _on_training_end(self) -> None:
-            if self.tty:
-                self.show(min(self.num_timesteps, self.total), time.perf_counter())
-                print(file=sys.stderr, flush=True)
-
-    return EpisodeLogger, Progress
+    def _on_training_end(self) -> None:
+        self.logger.dump(self.num_timesteps)
 
 
-def callbacks(
+class Progress(BaseCallback):
+    """A progress bar on stderr: steps, steps/s and the time left (a line every 10% when not a terminal).
+
+    Args:
+        total: the env steps of the whole run.
+        interval: seconds between redraws on a terminal.
+    """
+
+    def __init__(self, total: int, interval: float = 1.0) -> None:
+        super().__init__()
+        self.total, self.interval = total, interval
+        self.start = self.last = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.shown_tenth = 0
+
+    def _on_training_start(self) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        now = time.perf_counter()
+        done = min(self.num_timesteps, self.total)
+        tenth = 10 * done // self.total
+        if (self.tty and now - self.last >= self.interval) or (not self.tty and tenth > self.shown_tenth):
+            self.last, self.shown_tenth = now, tenth
+            self.show(done, now)
+        return True
+
+    def show(self, done: int, now: float) -> None:
+        rate = done / max(now - self.start, 1e-9)
+        left = (self.total - done) / rate if rate > 0 else math.inf
+        bar = "#" * (30 * done // self.total)
+        eta = f"{left // 60:.0f}m{left % 60:02.0f}s" if math.isfinite(left) else "?"
+        line = f"[{bar:<30}] {done:>9,}/{self.total:,} steps  {rate:6.0f} steps/s  {eta} left"
+        print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+
+    def _on_training_end(self) -> None:
+        if self.tty:
+            self.show(min(self.num_timesteps, self.total), time.perf_counter())
+            print(file=sys.stderr, flush=True)
+
+
+def run_callbacks(
     config: RLConfig,
     run: Path,
     progress: bool,
     adr: AdrController | None = None,
     adr_history: list[dict[str, Any]] | None = None,
-) -> list[Any]:
-    """Episode logging, periodic checkpoints, the ADR controller (``adr``: its state, fresh or resumed, and
-    ``adr_history`` so far), optional evaluation and an optional progress bar."""
-    from stable_baselines3.common.callbacks import CheckpointCallback
-
-    from dr_sim.adr.callback import AdrCallback
-
-    episode_logger, progress_bar = _callbacks()
-    chosen: list[Any] = [episode_logger()]
+) -> list[BaseCallback]:
+    """The run's own callbacks: episode logging, periodic checkpoints, the ADR controller (``adr``: its
+    state, fresh or resumed, and ``adr_history`` so far), optional evaluation and an optional progress bar."""
+    chosen: list[BaseCallback] = [EpisodeLogger()]
     save_every = max(config.checkpoint_every // config.n_envs, 1) if config.checkpoint_every else 0
     if save_every:
         chosen.append(
@@ -316,16 +286,13 @@ def callbacks(
     if config.eval_freq:
         chosen.append(eval_callback(config, run))
     if progress:
-        chosen.append(progress_bar(config.total_timesteps))
+        chosen.append(Progress(config.total_timesteps))
     return chosen
 
 
-def eval_callback(config: RLConfig, run: Path | None = None) -> Any:
+def eval_callback(config: RLConfig, run: Path | None = None) -> EvalCallback:
     """SB3's ``EvalCallback`` in the ``eval_randomization`` domain, without ADR (deterministic;
     ``eval/success_rate`` in TensorBoard, ``eval/evaluations.npz`` in ``run``)."""
-    from stable_baselines3.common.callbacks import EvalCallback
-    from stable_baselines3.common.vec_env import VecNormalize
-
     domain = config.randomization if config.eval_randomization == TRAIN else config.eval_randomization
     plain = config.model_copy(update={"vec_env": "dummy", "normalize": False, "randomization": domain, "adr": None})
     venv = make_vec_env(plain, 1, config.seed + 1_000_000)
@@ -343,34 +310,9 @@ def eval_callback(config: RLConfig, run: Path | None = None) -> Any:
 
 
 # -- the run folder -----------------------------------------------------------------------------------
-def git_state(where: Path | None = None) -> str:
-    """``<commit hash>`` and ``dirty``/``clean`` of the repository holding this code; ``unknown`` outside one."""
-    where = where or Path(__file__).resolve().parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=where, capture_output=True, text=True, check=True, timeout=30
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{commit} {'dirty' if dirty else 'clean'}"
-
-
 def resolved_config(config: RLConfig) -> dict[str, Any]:
     """The config as plain data, every default filled in (what ``config.yaml`` holds)."""
     return config.model_dump(mode="json")
-
-
-def write_run_files(resolved: dict[str, Any], run: Path) -> None:
-    """A run folder's ``config.yaml`` (the resolved config), ``git.txt`` and ``command.txt``."""
-    run.mkdir(parents=True, exist_ok=True)
-    (run / CONFIG_FILE).write_text(yaml.safe_dump(resolved, sort_keys=False))
-    (run / "git.txt").write_text(git_state() + "\n")
-    (run / "command.txt").write_text(" ".join(shlex.quote(arg) for arg in sys.argv) + "\n")
 
 
 def is_rl_run(run: str | Path) -> bool:
@@ -414,8 +356,6 @@ def _check_resumable(config: RLConfig, run: Path) -> None:
 
 def resume_model(config: RLConfig, run: Path, steps: int, venv: Any) -> Any:
     """The model of checkpoint ``steps`` on ``venv`` (its ``VecNormalize`` takes the checkpoint's statistics)."""
-    from stable_baselines3.common.vec_env import VecNormalize
-
     normalizer = run / CHECKPOINTS / f"model_vecnormalize_{steps}_steps.pkl"
     if isinstance(venv, VecNormalize) and normalizer.is_file():
         with open(normalizer, "rb") as file:
@@ -433,8 +373,6 @@ def adr_controller(
     config: RLConfig, run: Path, resumed: int | None
 ) -> tuple[AdrController | None, list[dict[str, Any]] | None]:
     """The run's ADR controller and history: fresh, or as saved with checkpoint ``resumed``."""
-    from dr_sim.adr.callback import CHECKPOINT_PATTERN, read_history
-
     if config.adr is None:
         return None, None
     controller = AdrController(config.adr)
@@ -447,10 +385,18 @@ def adr_controller(
     return controller, [entry for entry in read_history(run) if entry["steps"] <= resumed]
 
 
-def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -> Path:
-    """Train as the config says (or resume, see the module docstring); returns the run folder."""
-    import torch
+def train(
+    source: ConfigInput, log: Log | None = None, progress: bool = False, callbacks: Sequence[BaseCallback] = ()
+) -> Path:
+    """Train as the config says (or resume, see the module docstring); returns the run folder.
 
+    Args:
+        source: a ``kind: rl`` config (YAML path, mapping or ``RLConfig``).
+        log: called with a line now and then (``None``: silent).
+        progress: show a progress bar on stderr.
+        callbacks: more stable-baselines3 callbacks, called after the run's own (``run_callbacks``) at
+            every step of the model's ``learn``.
+    """
     config = load_rl_config(source)
     check_env_id(config.env)
     torch.set_num_threads(config.threads)
@@ -474,7 +420,7 @@ def train(source: ConfigInput, log: Log | None = None, progress: bool = False) -
         start = time.perf_counter()
         model.learn(
             steps,
-            callback=callbacks(config, run, progress, adr, adr_history),
+            callback=[*run_callbacks(config, run, progress, adr, adr_history), *callbacks],
             tb_log_name=config.algo,
             reset_num_timesteps=resumed is None,
         )

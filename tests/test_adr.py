@@ -310,14 +310,10 @@ def test_reconfigure_keeps_one_distractor_bank() -> None:
 
 
 # -- a real run across SubprocVecEnv workers ------------------------------------------------------
-def test_subproc_run_moves_ranges_that_the_workers_follow_and_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_subproc_run_moves_ranges_that_the_workers_follow_and_resumes(tmp_path: Path) -> None:
     """2 spawned workers, 300 steps: with t_H = 0 every pinned episode widens its bound, the workers' episodes
     draw from the moved ranges, checkpoints hold the ADR state and a resumed run starts from it."""
     from stable_baselines3.common.callbacks import BaseCallback
-
-    import dr_sim.policies.rl_training as rl_training
 
     seen: list[dict[str, Any]] = []
 
@@ -326,9 +322,7 @@ def test_subproc_run_moves_ranges_that_the_workers_follow_and_resumes(
             seen.extend(info for done, info in zip(self.locals["dones"], self.locals["infos"], strict=True) if done)
             return True
 
-    original = rl_training.callbacks
-    monkeypatch.setattr(rl_training, "callbacks", lambda *args, **kwargs: [*original(*args, **kwargs), Episodes()])
-    run = train(_rl(tmp_path / "run", vec_env="subproc", checkpoint_freq=150))
+    run = train(_rl(tmp_path / "run", vec_env="subproc", checkpoint_freq=150), callbacks=[Episodes()])
     summary = json.loads((run / TRAINING_FILE).read_text())
     final = summary["adr_bounds"]
     assert final["puck_mass"] != [0.2, 0.2]

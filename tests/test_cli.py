@@ -11,7 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dr_sim.preview import flatten_params, make_contact_sheet
+from dr_sim.file_io import make_contact_sheet
+from dr_sim.param_records import flatten_params
 from dr_sim.registration import ENV_IDS
 
 SUBCOMMANDS = ("preview", "generate", "train", "evaluate", "gap", "adapt", "bench")

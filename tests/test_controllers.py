@@ -10,7 +10,8 @@ import pytest
 import dr_sim
 from dr_sim.errors import ConfigError
 from dr_sim.policies.controllers import CONTROLLERS, make_controller
-from dr_sim.policies.controllers.evaluate import Success, main, success_rate
+from dr_sim.policies.controllers.evaluate import main, success_rate
+from dr_sim.statistics import Success
 
 EPISODES = 100
 GOAL = 0.9

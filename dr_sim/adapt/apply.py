@@ -13,9 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
 
+from dr_sim.adapt.run import load_generator
+from dr_sim.adapt.training import translate
 from dr_sim.errors import ConfigError
+from dr_sim.file_io import write_atomically
 from dr_sim.gap.images import read_rgb
 from dr_sim.image_files import IMAGE_SUFFIXES, list_images
 
@@ -45,8 +50,6 @@ def _check_out(in_dir: Path, out_dir: Path) -> None:
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    import cv2
-
     if image.shape[:2] == (height, width):
         return image
     shrink = width * height < image.shape[0] * image.shape[1]
@@ -54,8 +57,6 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _encode(image: np.ndarray, suffix: str) -> bytes:
-    import cv2
-
     ok, buffer = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ConfigError(f"cannot encode an image as {suffix}")
@@ -64,10 +65,6 @@ def _encode(image: np.ndarray, suffix: str) -> bytes:
 
 def translate_images(generator: Any, images: list[np.ndarray], size: int) -> list[np.ndarray]:
     """RGB uint8 images (H, W, 3) of any sizes translated at ``size`` px, each back at its own size."""
-    import torch
-
-    from dr_sim.adapt.training import translate
-
     square = np.stack([_resize(image, size, size) for image in images])
     output = translate(generator, torch.from_numpy(square).permute(0, 3, 1, 2).contiguous())
     output_hwc = output.permute(0, 2, 3, 1).numpy()
@@ -79,9 +76,6 @@ def apply_folder(
 ) -> dict[str, Any]:
     """Translate every image under ``in_dir`` into ``out_dir`` (module docstring); returns ``images``,
     ``out`` and the translator's ``image_size``."""
-    from dr_sim.adapt.run import load_generator
-    from dr_sim.preview import write_atomically
-
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     files = _image_files(in_dir)
     _check_out(in_dir, out_dir)

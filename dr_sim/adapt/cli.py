@@ -17,11 +17,16 @@ import json
 import sys
 from collections.abc import Callable
 
+from dr_sim.adapt.config import load_adapt_config
+from dr_sim.arguments import Parser, run_command
+from dr_sim.config.loader import read_yaml_mapping
+from dr_sim.extras import require
+
+PURPOSE = "dr-sim adapt"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``adapt`` subcommand's arguments: ``train`` and ``apply``."""
-    from dr_sim.arguments import Parser
-
     commands = parser.add_subparsers(dest="adapt_command", metavar="{train,apply}", parser_class=Parser, required=True)
     train = commands.add_parser("train", help="train RCAN or pix2pix on paired renders (a YAML config)")
     train.add_argument("config", metavar="CONFIG", help="adapt config, a YAML file (see dr_sim.adapt.config)")
@@ -41,10 +46,9 @@ def _log(quiet: bool) -> Callable[[str], None] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dr-sim adapt train`` or ``dr-sim adapt apply`` and print a summary."""
+    require("torch", f"{PURPOSE} {args.adapt_command}")
     if args.adapt_command == "train":
-        from dr_sim.adapt.config import load_adapt_config
-        from dr_sim.adapt.run import METRICS_FILE, MODEL_FILE, train
-        from dr_sim.config.loader import read_yaml_mapping
+        from dr_sim.adapt.run import METRICS_FILE, MODEL_FILE, train  # needs torch (extra: train)
 
         data = read_yaml_mapping(args.config, "adapt config")
         if args.out is not None:
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             f"({metrics['images_per_s']:.0f} images/s){shown}"
         )
         return 0
-    from dr_sim.adapt.apply import apply_folder
+    from dr_sim.adapt.apply import apply_folder  # needs torch (extra: train)
 
     summary = apply_folder(args.run, args.in_dir, args.out_dir, _log(args.quiet))
     print(f"translated {summary['images']} images into {summary['out']} (at {summary['image_size']} px)")
@@ -71,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.adapt.cli``: the same as ``dr-sim adapt`` (one-line errors, exit code 2)."""
-    from dr_sim.arguments import run_command
-
     return run_command("dr-sim adapt", add_arguments, run, __doc__, argv)
 
 

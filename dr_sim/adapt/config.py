@@ -4,7 +4,7 @@ A YAML file (or a mapping)::
 
     method: rcan                 # rcan (James 2019) or pix2pix (Isola 2017)
     data:                        # paired renders (dr_sim.datasets.paired): a generator config ...
-      generator: launch/some_generator.yaml   # YAML path (from the working folder) or a mapping
+      generator: launch/configs/some_generator.yaml   # YAML path (from the working folder) or a mapping
       n: 6000                    # pairs to render
       out: runs/adapt/pairs      # where (default RUN/pairs); rerunning resumes
     # ... or an existing pair folder:  data: {path: runs/adapt/pairs}

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from dr_sim.adapt.config import PairSpec
+from dr_sim.datasets.paired import generate_pairs
+from dr_sim.datasets.shards import check_complete, read_meta, read_shard, shard_count, shard_path
 from dr_sim.errors import ConfigError
 
 Log = Callable[[str], None]
@@ -42,8 +44,6 @@ class Pairs:
 
 def _read_look(root: Path, look: str) -> tuple[dict, dict[str, np.ndarray]]:
     """(dataset.json, arrays concatenated over the shards) of one look of a pair folder."""
-    from dr_sim.datasets.shards import check_complete, read_meta, read_shard, shard_count, shard_path
-
     folder = root / look
     if not folder.is_dir():
         raise ConfigError(
@@ -83,8 +83,6 @@ def ensure_pairs(spec: PairSpec, default_out: Path, log: Log | None = None) -> t
     into ``spec.out`` (default ``default_out``), resuming a partial folder."""
 
     def render(generator: str | dict[str, Any], n: int, out: Path) -> Mapping[str, Any]:
-        from dr_sim.datasets.paired import generate_pairs
-
         return generate_pairs(generator, out, n, progress=log is not None)
 
     return spec.ensure(

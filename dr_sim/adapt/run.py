@@ -20,13 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from dr_sim.adapt.config import AdaptConfig, load_adapt_config
+from dr_sim.adapt.data import ensure_pairs, load_pairs
+from dr_sim.adapt.training import fit, make_generator, translate
 from dr_sim.errors import ConfigError
+from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
+from dr_sim.run_files import write_run_files
 
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.yaml"
 EXAMPLES_FILE = "examples.png"
 FORMAT = "dr_sim.adapt/1"  # marks a translator checkpoint
 EXAMPLES = 8  # columns of the examples picture
@@ -37,8 +41,6 @@ Log = Callable[[str], None]
 def sheet(rows: Sequence[np.ndarray]) -> np.ndarray:
     """A picture of image rows: each of ``rows`` (k, H, W, 3) uint8 one row, tiles enlarged to at least
     ``MIN_TILE`` px (nearest neighbour)."""
-    from dr_sim.preview import make_contact_sheet
-
     columns = max(len(row) for row in rows)
     scale = max(1, -(-MIN_TILE // rows[0].shape[1]))
     blank = np.zeros_like(rows[0][0])
@@ -48,13 +50,6 @@ def sheet(rows: Sequence[np.ndarray]) -> np.ndarray:
 
 def train(source: str | Path | dict[str, Any] | AdaptConfig, log: Log | None = None) -> Path:
     """Train the translator a config describes; returns the run folder (module docstring)."""
-    import torch
-
-    from dr_sim.adapt.data import ensure_pairs, load_pairs
-    from dr_sim.adapt.training import fit, translate
-    from dr_sim.policies.rl_training import write_run_files
-    from dr_sim.preview import encode_png, write_atomically
-
     config = load_adapt_config(source)
     run = Path(config.out)
     if run.exists() and not run.is_dir():
@@ -96,10 +91,6 @@ def train(source: str | Path | dict[str, Any] | AdaptConfig, log: Log | None = N
 def load_generator(run: str | Path) -> tuple[Any, dict[str, Any]]:
     """(the generator in eval mode, the checkpoint's ``config`` and ``image_size``) of a run folder
     (or its ``model.pt``); one ``ConfigError`` when it is not a run of ``dr-sim adapt train``."""
-    import torch
-
-    from dr_sim.adapt.training import make_generator
-
     path = Path(run)
     path = path / MODEL_FILE if path.is_dir() else path
     if not path.is_file():

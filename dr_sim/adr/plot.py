@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dr_sim.adr.config import AdrConfig
+from dr_sim.extras import require
 
 
 def plot_ranges(history: Sequence[Mapping[str, Any]], config: AdrConfig, path: Path, total_steps: int) -> Path:
@@ -15,10 +16,8 @@ def plot_ranges(history: Sequence[Mapping[str, Any]], config: AdrConfig, path: P
     (dotted) and the hard limits (dashed), plus a panel of the entropy (nats per dimension).
 
     ``history``: ``adr_history.json``'s entries; ``total_steps``: where the x axis ends (the run's length)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    require("matplotlib", "the ADR plot").use("Agg")
+    plt = require("matplotlib.pyplot", "the ADR plot")
 
     steps = [entry["steps"] for entry in history] + [total_steps]
     panels = len(config.dimensions) + 1

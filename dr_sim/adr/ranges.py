@@ -23,6 +23,7 @@ import numpy as np
 
 from dr_sim.adr.config import BOUNDS, AdrConfig
 from dr_sim.adr.paths import set_param
+from dr_sim.config import load_config
 from dr_sim.errors import ConfigError
 
 ENTROPY_FLOOR = 1e-3  # a zero-width range counts as this fraction of its hard-limit span
@@ -115,8 +116,6 @@ class Ranges:
 def check_randomization(config: AdrConfig, base: Mapping[str, Any] | None) -> None:
     """One ``ConfigError`` when the episode configs that ``config`` builds over ``base`` are not valid
     randomization configs (a path to no parameter, an op the parameter does not take)."""
-    from dr_sim.config import load_config
-
     widest = Ranges(config)
     widest.bounds = {name: list(dimension.limits) for name, dimension in config.dimensions.items()}
     try:

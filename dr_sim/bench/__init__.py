@@ -29,8 +29,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from dr_sim.bench.engine import engine_figures, engine_notes, task_lines
+from dr_sim.arguments import non_negative_int, positive_int, run_command
+from dr_sim.bench import render, scale
+from dr_sim.bench.engine import bench_task_overhead, engine_figures, engine_notes, task_lines
 from dr_sim.bench.figures import Figure, format_table
+from dr_sim.env_ids import default_env_id
+from dr_sim.registration import ENV_IDS, register_envs
 
 FAMILIES = ("engine", "tasks", "render", "egl", "panda", "generator", "vecenv")
 SIZES = (64, 84, 128, 256)
@@ -52,13 +56,8 @@ def _stricter(figures: list[Figure]) -> list[Figure]:
 
 def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     """Run the families in ``args.only``; returns ``{"env", "figures", "tasks", "passed", "seconds"}``."""
-    from dr_sim.bench import render, scale
-    from dr_sim.native_output import quiet_native_stdout
-    from dr_sim.preview import default_env_id
-
     start = time.perf_counter()
-    with quiet_native_stdout():
-        import dr_sim  # imports PyBullet, which prints its build time
+    register_envs()
     env_id = args.env or default_env_id()
     only, sizes = set(args.only), list(args.sizes)
     figures: list[Figure] = []
@@ -79,9 +78,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         figures += scale.vecenv_figures(args.blocks, args.calls * 4, args.seed)
     tasks = []
     if "tasks" in only and args.task_steps:
-        from dr_sim.bench.engine import bench_task_overhead
-
-        tasks = [bench_task_overhead(task, args.task_steps, args.seed) for task in dr_sim.ENV_IDS]
+        tasks = [bench_task_overhead(task, args.task_steps, args.seed) for task in ENV_IDS]
     judged = [figure.passed for figure in figures if figure.passed is not None]
     return {
         "env": env_id,
@@ -103,8 +100,6 @@ def format_result(result: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommand's arguments."""
-    from dr_sim.arguments import non_negative_int, positive_int
-
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
         "--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), metavar="FAMILY", help=f"of {FAMILIES}"
@@ -144,7 +139,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point (``benchmarks/bench_engine.py``): ``dr-sim bench`` with its options."""
-    from dr_sim.arguments import run_command
-
+    """``dr-sim bench`` as a function (one-line errors, exit code 2): ``main(["--only", "engine"])``."""
     return run_command("dr-sim bench", add_arguments, run, __doc__, argv)

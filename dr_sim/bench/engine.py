@@ -36,11 +36,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from dr_sim.bench.figures import Figure
+from dr_sim.env_ids import make_env
 from dr_sim.native_output import quiet_native_stdout
-from dr_sim.preview import make_env
+from dr_sim.randomizers.textures import resident_bytes
+from dr_sim.wrapper import DomainRandomization
 
 WARMUP_RESETS = 200
 BLOCK_STEPS = 200
@@ -69,8 +72,6 @@ class _StepClock:
 
 def _randomized(env_id: str, randomization: str) -> Any:
     """``DomainRandomization`` (state observations) around a new instance of the env."""
-    from dr_sim.wrapper import DomainRandomization
-
     return DomainRandomization(make_env(env_id), randomization, obs_type=None, image_size=IMAGE_SIZE)
 
 
@@ -82,8 +83,6 @@ def _wrap(env_id: str, randomization: str) -> tuple[Any, Any]:
 
 def _growth(reset: Callable[[], Any], resets: int) -> tuple[float, float]:
     """(RSS growth in MB over ``resets`` calls after ``WARMUP_RESETS`` calls, seconds per call)."""
-    from dr_sim.randomizers.textures import resident_bytes
-
     for _ in range(WARMUP_RESETS):
         reset()
     before = resident_bytes()
@@ -271,8 +270,6 @@ def bench_task_overhead(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     """The per-step cost of ``full`` randomization in one of dr_sim's tasks (state observations):
     median ms per step with ``randomization=None`` and with ``full``, side by side on the same actions,
     and the overhead ``full / nominal - 1`` (the wrapper's work plus PyBullet simulating other dynamics)."""
-    import gymnasium as gym
-
     with quiet_native_stdout():  # PyBullet prints on connect
         nominal, randomized = gym.make(env_id), gym.make(env_id, randomization="full")
     try:

@@ -17,6 +17,7 @@ panda-gym's own ``render()`` against dr_sim's camera observation.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,7 +27,11 @@ import numpy as np
 import pybullet as p
 
 from dr_sim.bench.figures import Figure, SideBySide, side_by_side
+from dr_sim.env_ids import make_env
 from dr_sim.native_output import quiet_native_stdout
+from dr_sim.registration import ENV_IDS, register_envs
+from dr_sim.scene import egl
+from dr_sim.wrapper import DomainRandomization
 
 FLOOR_GOAL = 0.95
 NO_STEP_RENDER = ("dr_sim/Localize-v0",)  # tasks whose step renders no image
@@ -75,8 +80,7 @@ def _task_vs_floor(env_id: str, size: int, blocks: int, calls: int, seed: int) -
 
 def floor_figures(sizes: list[int], blocks: int, calls: int, seed: int) -> list[Figure]:
     """Per size: the worst image task's step / the raw floor."""
-    from dr_sim import ENV_IDS
-
+    register_envs()
     figures = []
     for size in sizes:
         tasks = {
@@ -107,8 +111,7 @@ def egl_figures(sizes: list[int], blocks: int, calls: int, seed: int) -> list[Fi
 
 
 def _egl_figures(sizes: list[int], blocks: int, calls: int, seed: int) -> list[Figure]:
-    from dr_sim.scene import egl
-
+    register_envs()
     driver = egl.probe_driver()
     if driver is None:
         return []
@@ -158,13 +161,8 @@ def _stepper(env: Any, seed: int, render: bool) -> Callable[[], None]:
 
 def panda_figure(blocks: int, calls: int, seed: int) -> Figure | None:
     """dr_sim's ``full`` camera observation of ``PandaPush-v3`` against panda-gym's ``render()``."""
-    import importlib.util
-
     if importlib.util.find_spec("panda_gym") is None:
         return None
-    from dr_sim.preview import make_env
-    from dr_sim.wrapper import DomainRandomization
-
     with quiet_native_stdout():
         ours = DomainRandomization(make_env("PandaPush-v3"), "full", obs_type="rgb", image_size=PANDA_SIZE)
         theirs = gym.make("PandaPush-v3", render_mode="rgb_array", render_width=PANDA_SIZE, render_height=PANDA_SIZE)

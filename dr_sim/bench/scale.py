@@ -25,11 +25,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pybullet as p
 
 from dr_sim.bench.figures import Figure, side_by_side
+from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
+from dr_sim.datasets.generate import generate
+from dr_sim.datasets.shards import Shard, write_shard
+from dr_sim.datasets.source import ImageSource
+from dr_sim.extras import require
 from dr_sim.native_output import quiet_native_stdout
+from dr_sim.registration import register_envs
 
 GENERATOR_GOAL = 0.85
 WORKERS_GOAL = 1.8
@@ -59,10 +66,6 @@ def _floor_render(source: Any) -> float:
 
 def _per_worker(visibility: str, images: int) -> dict[str, Any]:
     """Figure a for one visibility setting: generator and floor seconds, and the per-image breakdown."""
-    from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
-    from dr_sim.datasets.shards import Shard, write_shard
-    from dr_sim.datasets.source import ImageSource
-
     config = GeneratorConfig.model_validate(resolved_dict(load_generator_config({**BASE, "visibility": visibility})))
     source = ImageSource(config)
     generator = floor = write = 0.0
@@ -134,7 +137,6 @@ def generator_figures(images: int, pool_images: int) -> list[Figure]:
 
 def _workers_figure(images: int, rounds: int = 2) -> Figure:
     """Figure b: marginal images/s of the whole command with 2 workers over 1 (see the module docstring)."""
-    from dr_sim.datasets.generate import generate
 
     def wall(workers: int, count: int) -> float:
         with tempfile.TemporaryDirectory() as folder:
@@ -168,16 +170,14 @@ def _workers_figure(images: int, rounds: int = 2) -> Figure:
 
 def vecenv_figures(blocks: int, calls: int, seed: int) -> list[Figure]:
     """``SubprocVecEnv`` steps/s (all workers together) with 1 and 2 workers, side by side."""
-    import gymnasium as gym
-    from stable_baselines3.common.vec_env import SubprocVecEnv
+    vec_env = require("stable_baselines3.common.vec_env", "dr-sim bench --only vecenv")
 
     def make() -> gym.Env[Any, Any]:
-        import dr_sim  # noqa: F401  (registers the tasks in the worker)
-
+        register_envs()  # in the worker
         return gym.make(VEC_ENV, randomization="full", obs_type="rgb", image_size=84)
 
     with quiet_native_stdout():
-        one, two = SubprocVecEnv([make]), SubprocVecEnv([make, make])
+        one, two = vec_env.SubprocVecEnv([make]), vec_env.SubprocVecEnv([make, make])
     try:
         rng = np.random.default_rng(seed)
         steppers = []

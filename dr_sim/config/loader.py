@@ -1,4 +1,5 @@
-"""Load a randomization config from a preset name, a YAML path, a dict or a ``DRConfig``.
+"""Load a randomization config from a preset name, a YAML path, a dict or a ``DRConfig``; find the shipped
+held-out dynamics shifts.
 
 Every failure ends in one ``ConfigError`` whose message names the key path, the bad value and what
 is allowed. YAML is read with ``yaml.safe_load`` only.
@@ -21,6 +22,10 @@ from dr_sim.errors import ConfigError, did_you_mean
 PRESETS = ("none", "physics", "visual", "full")
 # A composite preset is the union of its parts' sections (the parts share no section).
 _PRESET_PARTS = {"none": (), "physics": ("physics",), "visual": ("visual",), "full": ("physics", "visual")}
+#: The held-out dynamics shifts shipped with dr_sim, ``<name>.yaml`` each (package data, found beside this
+#: module, never in the working folder): randomization configs that pin PuckPush's dynamics outside every
+#: training range of the ``physics`` preset, to evaluate policies on.
+SHIFTS_DIR = Path(__file__).resolve().parent / "shifts"
 ConfigSource = str | Path | dict[str, Any] | DRConfig | None
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -55,6 +60,20 @@ def preset_dict(name: str) -> dict[str, Any]:
         text = resources.files("dr_sim.config").joinpath("presets", f"{part}.yaml").read_text()
         merged.update(_parse_yaml(text, f"preset {part!r}"))
     return merged
+
+
+def shift_names() -> list[str]:
+    """The names of the shipped held-out dynamics shifts (``heavy``, ``light``, ...), sorted."""
+    return sorted(path.stem for path in SHIFTS_DIR.glob("*.yaml"))
+
+
+def shift_path(name: str) -> Path:
+    """The YAML file of the shipped shift ``name``; one ``ConfigError`` naming the shifts when there is none."""
+    path = SHIFTS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = shift_names()
+        raise ConfigError(f"unknown shift {name!r}.{did_you_mean(name, known)} Shifts: {', '.join(known)}")
+    return path
 
 
 def config_from_dict(data: Any, origin: str = "config") -> DRConfig:

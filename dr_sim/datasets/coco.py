@@ -41,7 +41,7 @@ from dr_sim.datasets.shards import (
     shard_path,
 )
 from dr_sim.errors import DrSimError
-from dr_sim.preview import encode_png, write_atomically
+from dr_sim.file_io import encode_png, write_atomically
 
 COCO_FOLDER = "coco"
 DEPTH_TOLERANCE_M = 0.005

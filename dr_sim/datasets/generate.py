@@ -31,7 +31,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dr_sim.backends import Backend, run_units
+from dr_sim.arguments import positive_int, run_command
+from dr_sim.backends import Backend, add_backend_arguments, backend_from_args, run_units
+from dr_sim.datasets.coco import export_coco
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
 from dr_sim.datasets.pool import DatasetLock, Progress, ShardRenderer
 from dr_sim.datasets.shards import (
@@ -45,7 +47,7 @@ from dr_sim.datasets.shards import (
     write_manifest,
 )
 from dr_sim.errors import ConfigError
-from dr_sim.preview import write_atomically
+from dr_sim.file_io import write_atomically
 
 EXPORTS = ("coco",)
 
@@ -169,17 +171,12 @@ def _finish(root: Path, meta: dict[str, Any], export: list[str]) -> dict[str, st
     """The manifest, then the exports, of a complete data set; returns name -> path written."""
     written = {"manifest": str(write_manifest(root, meta))}
     if "coco" in export:
-        from dr_sim.datasets.coco import export_coco
-
         written["coco"] = str(export_coco(root))
     return written
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``generate`` subcommand's arguments."""
-    from dr_sim.arguments import positive_int
-    from dr_sim.backends import add_backend_arguments
-
     parser.add_argument("config", metavar="CONFIG", help="generator config, a YAML file (see dr_sim.datasets.config)")
     parser.add_argument("--out", required=True, help="data set folder: new, empty, or a previous run to resume")
     parser.add_argument("-n", type=positive_int, required=True, help="number of images")
@@ -193,8 +190,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dr-sim generate`` and print its summary."""
-    from dr_sim.backends import backend_from_args
-
     summary = generate(
         args.config,
         args.out,
@@ -218,8 +213,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.datasets.generate``: the same as ``dr-sim generate`` (one-line errors, exit code 2)."""
-    from dr_sim.arguments import run_command
-
     return run_command("dr-sim generate", add_arguments, run, __doc__, argv)
 
 

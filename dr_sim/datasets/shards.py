@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from dr_sim.errors import ConfigError, DrSimError
-from dr_sim.preview import write_atomically
+from dr_sim.file_io import write_atomically
 
 VERSION = 1
 CATEGORIES = {1: "target", 2: "distractor", 3: "table", 4: "floor", 5: "other"}

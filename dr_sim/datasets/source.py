@@ -30,8 +30,10 @@ from dr_sim.datasets.shards import (
     depth_to_mm,
     shard_range,
 )
+from dr_sim.envs.base import TabletopEnv
 from dr_sim.errors import ConfigError, DrSimError, did_you_mean
 from dr_sim.native_output import quiet_native_stdout
+from dr_sim.registration import register_envs
 from dr_sim.scene.camera import Camera
 from dr_sim.scene.labels import (
     PARK_HEIGHT,
@@ -43,6 +45,7 @@ from dr_sim.scene.labels import (
     semantic_map,
     unoccluded_pixels,
 )
+from dr_sim.wrapper import DomainRandomization
 
 
 def seed_for(seed: int, index: int) -> int:
@@ -166,10 +169,7 @@ class ImageSource:
 
 def _make_env(config: GeneratorConfig) -> tuple[Any, Any, Callable[[int], dict[str, Any]]]:
     """(env, its RandomizationSession, reset(seed) -> the episode's randomization parameters)."""
-    import dr_sim  # noqa: F401  (registers the dr_sim/... ids)
-    from dr_sim.envs.base import TabletopEnv
-    from dr_sim.wrapper import DomainRandomization
-
+    register_envs()
     name = _registered_id(config.env)
     entry_point = gym.spec(name).entry_point
     creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point

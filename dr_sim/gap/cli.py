@@ -13,7 +13,7 @@ train half and a held-out half. Then
   with a bootstrap 95% interval (``dr_sim.gap.features``);
 - brightness, contrast, sharpness and colour histograms of each set (``dr_sim.gap.stats``).
 
-``DIR`` (default ``gap-report``) receives ``report.md``, ``gap.json``, ``histograms.png`` and
+``DIR`` (default ``runs/gap-report``) receives ``report.md``, ``gap.json``, ``histograms.png`` and
 ``telling.png`` (``dr_sim.gap.report``). ``--json`` prints the ``gap.json`` object, one line, on stdout.
 Everything is a function of ``--seed`` (torch runs on one thread). A calibration: two samples of one
 generator config (another ``seed`` in the config) should give an AUC interval that contains 0.5.
@@ -28,29 +28,31 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from dr_sim.arguments import non_negative_int, positive_int, run_command
 from dr_sim.errors import ConfigError
+from dr_sim.extras import require
+from dr_sim.gap.images import ImageSet, check_source, identity, load_image_set
+from dr_sim.gap.report import TELLING, telling_sheet, verdict, write_report
+from dr_sim.gap.stats import compare, image_stats
 
-if TYPE_CHECKING:
-    from dr_sim.gap.images import ImageSet
-
-DEFAULT_OUT = "gap-report"
+DEFAULT_OUT = "runs/gap-report"
 DEFAULT_N = 500
 DEFAULT_SIZE = 64
 DEFAULT_EPOCHS = 15
 MIN_IMAGES = 20  # per side: 10 to train, 10 to score
 MAX_SIZE = 512  # px
+PURPOSE = "dr-sim gap"
 
 
 @contextlib.contextmanager
 def one_torch_thread() -> Iterator[None]:
     """Run torch on one thread inside the block (the measurement is small; results do not depend on
     the machine's thread count), then restore the previous setting."""
-    import torch
-
+    torch = require("torch", PURPOSE)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -60,7 +62,8 @@ def one_torch_thread() -> Iterator[None]:
 
 
 def _check_arguments(n: int, size: int, seed: int, epochs: int, out: Path) -> None:
-    from dr_sim.gap.classifier import MIN_SIZE
+    require("torch", PURPOSE)
+    from dr_sim.gap.classifier import MIN_SIZE  # needs torch (extra: train)
 
     for name, value, least in (("-n", n, 1), ("--seed", seed, 0), ("--epochs", epochs, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -106,8 +109,6 @@ def measure_gap(
         ``n_test_a``, ``n_test_b`` (held out), ``stats``, ``a`` and ``b`` (their sources), ``files``,
         ``seconds`` (per stage) and the settings.
     """
-    from dr_sim.gap.images import check_source, identity, load_image_set
-
     start = time.perf_counter()
     say = log or (lambda _: None)
     out = Path(out)
@@ -143,10 +144,8 @@ def _measure(
     start: float,
 ) -> dict[str, Any]:
     """``measure_gap`` once the sets are loaded and checked: ``count`` images of each side are used."""
-    from dr_sim.gap.classifier import classify, split_sides
-    from dr_sim.gap.features import feature_distance
-    from dr_sim.gap.report import TELLING, telling_sheet, write_report
-    from dr_sim.gap.stats import compare, image_stats
+    from dr_sim.gap.classifier import classify, split_sides  # needs torch (extra: train)
+    from dr_sim.gap.features import feature_distance  # needs torch (extra: train)
 
     loaded = time.perf_counter()
     balance, halves, classifier_rng, feature_rng = (
@@ -193,8 +192,6 @@ def _measure(
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
     """The human-readable summary that ``run`` prints."""
-    from dr_sim.gap.report import verdict
-
     difference = result["stats"]["difference"]
 
     def ci(key: str, digits: int = 3) -> str:
@@ -216,8 +213,6 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``gap`` subcommand's arguments."""
-    from dr_sim.arguments import non_negative_int, positive_int
-
     parser.add_argument("a", metavar="A", help="image folder (png/jpg), data set folder or generator config (.yaml)")
     parser.add_argument("b", metavar="B", help="the other set, in any of the same forms")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"report folder (default {DEFAULT_OUT})")
@@ -252,8 +247,6 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dr_sim.gap.cli``: the same as ``dr-sim gap`` (one-line errors, exit code 2)."""
-    from dr_sim.arguments import run_command
-
     return run_command("dr-sim gap", add_arguments, run, __doc__, argv)
 
 

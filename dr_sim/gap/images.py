@@ -23,13 +23,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from dr_sim.datasets.config import load_generator_config, resolved_dict
+from dr_sim.datasets.generate import generate
+from dr_sim.datasets.shards import (
+    META_FILE,
+    check_complete,
+    complete_shards,
+    read_meta,
+    shard_count,
+    shard_path,
+)
 from dr_sim.errors import ConfigError
 from dr_sim.image_files import IMAGE_SUFFIXES, list_images
+from dr_sim.native_output import quiet_native_stdout
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
-META_FILE = "dataset.json"  # the data set marker (dr_sim.datasets.shards.META_FILE)
 
 
 @dataclass
@@ -56,8 +67,6 @@ class ImageSet:
 
 def to_square(image: np.ndarray, size: int) -> np.ndarray:
     """Centre-crop an (H, W, 3) uint8 image to a square and resize it to ``size`` x ``size`` px."""
-    import cv2
-
     height, width = image.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
@@ -82,13 +91,9 @@ def check_source(source: str | Path) -> str:
                 f"{str(path)!r} is a file but not a generator config (.yaml/.yml); give an image folder, "
                 f"a data set folder or a generator config"
             )
-        from dr_sim.datasets.config import load_generator_config
-
         load_generator_config(path)
         return "config"
     if (path / META_FILE).is_file():
-        from dr_sim.datasets.shards import check_complete, read_meta
-
         check_complete(path, read_meta(path))
         return "dataset"
     image_files(path)
@@ -147,8 +152,6 @@ def image_files(folder: Path) -> list[Path]:
 
 def read_rgb(path: Path) -> np.ndarray:
     """One image file as uint8 RGB (H, W, 3); one ``ConfigError`` when it is not a readable image."""
-    import cv2
-
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ConfigError(f"cannot read image {str(path)!r}: not an image file OpenCV can read")
@@ -164,8 +167,6 @@ def read_folder(folder: Path, n: int, size: int) -> tuple[np.ndarray, list[str]]
 
 def read_dataset(root: Path, n: int) -> tuple[np.ndarray, list[str]]:
     """The first ``n`` ``rgb`` images (N, H, W, 3) uint8 of a complete data set folder, and their names."""
-    from dr_sim.datasets.shards import check_complete, read_meta, shard_count, shard_path
-
     meta = read_meta(root)
     check_complete(root, meta)
     count = min(int(meta["count"]), n)
@@ -182,8 +183,6 @@ def read_dataset(root: Path, n: int) -> tuple[np.ndarray, list[str]]:
 
 def config_digest(config: Path, n: int) -> str:
     """12 hex digits of the SHA-256 of the resolved generator config and ``n``."""
-    from dr_sim.datasets.config import load_generator_config, resolved_dict
-
     resolved = resolved_dict(load_generator_config(config))
     return hashlib.sha256(json.dumps({"config": resolved, "n": n}, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -195,9 +194,6 @@ def cache_folder(config: Path, n: int, cache: Path) -> Path:
 
 def generate_cached(config: Path, n: int, cache: Path, log: Callable[[str], None] | None = None) -> Path:
     """Generate ``n`` images of ``config`` into its cache folder (resuming, or reusing a complete one)."""
-    from dr_sim.datasets.shards import complete_shards, read_meta, shard_count
-    from dr_sim.native_output import quiet_native_stdout
-
     root = cache_folder(config, n, cache)
     if (root / META_FILE).is_file():
         meta = read_meta(root)
@@ -205,8 +201,6 @@ def generate_cached(config: Path, n: int, cache: Path, log: Callable[[str], None
             return root
     if log is not None:
         log(f"generating {n} images of {config} into {root}")
-    with quiet_native_stdout():  # PyBullet prints on import and connect
-        from dr_sim.datasets.generate import generate
-
+    with quiet_native_stdout():  # PyBullet prints on connect
         generate(config, root, n, progress=log is not None)
     return root

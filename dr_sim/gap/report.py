@@ -8,7 +8,7 @@
   row (empty cells stay black), each tile at least ``MIN_TILE`` px;
 - ``report.md``: the figures with their intervals, the statistics table and both images.
 
-Every file is written atomically (``dr_sim.preview.write_atomically``).
+Every file is written atomically (``dr_sim.file_io.write_atomically``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from dr_sim.extras import require
+from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
 from dr_sim.gap.stats import CHANNELS, FIGURES, LEVELS, SetStats
-from dr_sim.preview import encode_png, make_contact_sheet, write_atomically
 
 TELLING = 8  # images per side in the montage
 MIN_TILE = 64  # px: smaller images are enlarged (nearest neighbour) in the montage
@@ -43,11 +44,9 @@ def telling_sheet(images_a: np.ndarray, images_b: np.ndarray, index_a: np.ndarra
 
 def histograms_png(a: SetStats, b: SetStats) -> bytes:
     """PNG bytes: a 2 x 3 grid of A's and B's channel histograms (top) and figure distributions."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(10.5, 5.5), dpi=80, layout="constrained")
-    FigureCanvasAgg(figure)
+    backend_agg = require("matplotlib.backends.backend_agg", "dr-sim gap")
+    figure = require("matplotlib.figure", "dr-sim gap").Figure(figsize=(10.5, 5.5), dpi=80, layout="constrained")
+    backend_agg.FigureCanvasAgg(figure)
     edges = np.linspace(0, LEVELS, a.histograms.shape[1] + 1)
     for c, channel in enumerate(CHANNELS):
         axis = figure.add_subplot(2, 3, c + 1)

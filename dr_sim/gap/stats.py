@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 BINS = 32
@@ -60,8 +61,6 @@ def luminance(images: np.ndarray) -> np.ndarray:
 
 def image_stats(images: np.ndarray) -> SetStats:
     """The statistics of (N, H, W, 3) uint8 RGB images."""
-    import cv2
-
     luma = luminance(images)
     sharpness = np.array([cv2.Laplacian(plane, cv2.CV_64F, ksize=1).var() for plane in luma])
     histograms = np.stack(

@@ -9,10 +9,8 @@ last step.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -20,29 +18,7 @@ import gymnasium as gym
 from dr_sim.config import ConfigSource
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.policies.controllers import CONTROLLERS, make_controller
-
-
-@dataclass(frozen=True)
-class Success:
-    """``successes`` of ``episodes``, with the Wilson score 95% interval."""
-
-    successes: int
-    episodes: int
-
-    @property
-    def rate(self) -> float:
-        return self.successes / self.episodes
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        z, n, rate = 1.96, self.episodes, self.rate
-        centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
-
-    def __str__(self) -> str:
-        low, high = self.interval
-        return f"{self.rate:.0%} [{low:.0%}, {high:.0%}]"
+from dr_sim.statistics import Success
 
 
 def run_episode(env: gym.Env[Any, Any], controller: Any, seed: int) -> bool:

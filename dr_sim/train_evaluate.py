@@ -16,15 +16,28 @@ import argparse
 import importlib
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from dr_sim.arguments import PROG, make_parser
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.errors import ConfigError
+from dr_sim.extras import require
 
+# Imported by name when a config or a run of that kind comes: each needs the train extra (torch, SB3).
 TRAINERS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_training"}
 EVALUATORS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_evaluation"}
+#: The heavy optional dependencies each kind imports (``dr_sim.extras``), checked first for a one-line error.
+NEEDS = {"pose": ("torch",), "rl": ("torch", "stable_baselines3")}
 RUN_CONFIG = "config.yaml"  # an RL run's resolved config
 POSE_MODEL = "model.pt"  # a pose run's model
+
+
+def kind_module(kind: str, name: str, command: str) -> ModuleType:
+    """The module ``name`` that handles ``kind``, once the extras it needs are found installed."""
+    for module in NEEDS[kind]:
+        require(module, f"{PROG} {command} (kind: {kind})")
+    return importlib.import_module(name)
 
 
 def config_kind(data: Mapping[str, Any], where: str = "the config") -> str:
@@ -59,8 +72,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     """``dr-sim train CONFIG``: hand the config to its kind's trainer."""
     kind = config_kind(read_yaml_mapping(args.config, "training config"), f"training config {args.config!r}")
-    module = importlib.import_module(TRAINERS[kind])
-    return int(module.run_train(args))
+    return int(kind_module(kind, TRAINERS[kind], "train").run_train(args))
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,10 +83,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``dr-sim evaluate RUN ...``: parse the options for the run's kind and hand over."""
-    from dr_sim.arguments import PROG, make_parser
-
     kind = run_kind(Path(args.run))
-    module = importlib.import_module(EVALUATORS[kind])
+    module = kind_module(kind, EVALUATORS[kind], "evaluate")
     parser = make_parser(prog=f"{PROG} evaluate", description=f"evaluate a '{kind}' run")
     module.add_evaluate_arguments(parser)
     return int(module.run_evaluate(parser.parse_args([args.run, *args.options])))

@@ -1,8 +1,8 @@
-"""Profile the image generator: ``python benchmarks/profile_generator.py [--images N] [--visibility V]``.
+"""Profile the image generator: ``python profiling/profile_generator.py [--images N] [--visibility V]``.
 
 Renders ``--images`` images of the default generator config (``dr_sim/Localize-v0``, 64 px, ``visual``)
 with ``ImageSource`` under pyinstrument (``pip install pyinstrument``; not a dependency of dr_sim) and
-prints the call tree with the ms per image. ``benchmarks/README.md`` records what it showed.
+prints the call tree with the ms per image. ``profiling/README.md`` records what it showed.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import sys
 import time
 
+from dr_sim.arguments import fail, positive_int
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
 from dr_sim.datasets.source import ImageSource
 from dr_sim.native_output import quiet_native_stdout
@@ -19,8 +20,6 @@ WARMUP = 5
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dr_sim.arguments import fail, positive_int
-
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--images", type=positive_int, default=200, help="images profiled (default 200)")
     parser.add_argument("--visibility", choices=("none", "target", "all"), default="target")
