@@ -104,8 +104,8 @@ def test_canonical_render_keeps_geometry_and_resets_the_look() -> None:
         source.close()
 
 
-def test_structured_scenes_keep_their_settled_geometry_in_the_canonical_render() -> None:
-    config = load_generator_config(generator(str(Path(__file__).resolve().parents[1] / "launch" / "sdr_localize.yaml")))
+def test_structured_scenes_keep_their_settled_geometry_in_the_canonical_render(example_configs: Path) -> None:
+    config = load_generator_config(generator(str(example_configs / "sdr_localize.yaml")))
     source = PairedSource(config)
     try:
         for index in range(3):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -11,13 +10,11 @@ import pytest
 
 import dr_sim  # noqa: F401  (registers the tasks)
 from dr_sim.errors import ConfigError
-from dr_sim.modular_study import load_study, merged
 from dr_sim.policies.modular import PoseEstimator, make_modular_env, object_entries
 
 torch = pytest.importorskip("torch")
 
 ENV = "dr_sim/PuckPush-v0"
-LAUNCH = Path(__file__).resolve().parents[1] / "launch"
 
 
 class Recording:
@@ -80,22 +77,6 @@ def test_a_task_without_known_object_entries_is_refused() -> None:
         object_entries("dr_sim/PandaReach-v0")
 
 
-def test_a_look_and_a_shift_may_not_set_the_same_section() -> None:
-    both = merged({"lighting": {"ambient": 0.5}}, {"physics": {"gravity": None}})
-    assert both is not None
-    assert set(both) == {"lighting", "physics"}
-    with pytest.raises(ConfigError, match=r"both set 'lighting'"):
-        merged({"lighting": {}}, {"lighting": {}})
-
-
-def test_the_study_config_names_a_missing_file(tmp_path: Path) -> None:
-    config, _ = load_study(LAUNCH / "modular_pipeline.yaml")
-    assert config.shifts
-    data = {**config.model_dump(mode="json"), "look": "modular/nope.yaml"}
-    with pytest.raises(ConfigError, match=r"look: .*nope\.yaml does not exist"):
-        load_study(data, LAUNCH)
-
-
 def test_puck_range_widens_where_the_puck_starts() -> None:
     def starts(**kwargs: Any) -> np.ndarray:
         env = gym.make(ENV, **kwargs)
@@ -108,14 +89,3 @@ def test_puck_range_widens_where_the_puck_starts() -> None:
     assert starts(puck_range=0.25).max() > 0.2
     with pytest.raises(ConfigError, match=r"puck_range must be a half side in \(0, 0.25\] m"):
         gym.make(ENV, puck_range=0.4)
-
-
-def test_the_exact_camera_diagnostic_keeps_the_look_and_drops_the_camera_offsets() -> None:
-    from dr_sim.modular_study import exact_camera
-
-    look = {
-        "camera": {"nominal": {"eye": [0.5, 0.0, 0.75]}, "aim": {"type": "choice", "values": [[0.03, 0.0]]}},
-        "lighting": {"ambient": {"type": "constant", "value": 0.9}},
-    }
-    assert exact_camera(look) == {"camera": {"nominal": {"eye": [0.5, 0.0, 0.75]}}, "lighting": look["lighting"]}
-    assert exact_camera({"camera": {"aim": {}}, "image": {}}) == {"image": {}}

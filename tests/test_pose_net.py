@@ -1,18 +1,16 @@
-"""The pose network, its training and evaluation functions, and the perception study's config logic."""
+"""The pose network and its training and evaluation functions."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from dr_sim.errors import ConfigError
-from dr_sim.perception_study import load_study, overlay, points, sweep_randomization
 from dr_sim.policies.pose_net import (
     NetConfig,
     PoseNet,
@@ -44,7 +42,6 @@ from dr_sim.policies.pose_training import (
 
 torch.set_num_threads(2)
 SMALL = NetConfig(channels=[8, 8], keypoints=4, hidden=16, image_size=32)
-STUDY = Path(__file__).resolve().parents[1] / "launch" / "perception_ablation.yaml"
 
 
 def _blob_images(count: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -221,59 +218,6 @@ def test_run_train_refuses_other_kinds(tmp_path: Path) -> None:
         run_train(argparse.Namespace(config=str(path), out=None, quiet=True))
 
 
-def test_overlay_deletes_with_null_and_replaces_lists() -> None:
-    base: dict[str, Any] = {
-        "camera": {"nominal": {"fov": 50}, "aim": 1},
-        "appearance": [1, 2],
-        "image": {"noise_std": 1, "hue": 2},
-    }
-    merged = overlay(base, {"camera": {"aim": None}, "appearance": [3], "image": {"noise_std": None}})
-    assert merged == {"camera": {"nominal": {"fov": 50}}, "appearance": [3], "image": {"hue": 2}}
-    assert base["camera"]["aim"] == 1  # not modified in place
-    choice = {"aim": {"type": "choice", "values": [1, 2], "op": "add"}}
-    uniform = {"aim": {"type": "uniform", "low": 0, "high": 1}}
-    assert overlay(choice, uniform) == uniform  # a randomized parameter is replaced whole
-
-
-def test_study_points_are_valid_randomizations() -> None:
-    from dr_sim.config import load_config
-
-    config = load_study(STUDY)
-    todo = points(config, [10, 7])
-    assert list(todo)[:6] == ["full", "no_camera", "no_distractors", "no_noise", "no_textures", "canonical"]
-    assert len(todo) == 6 + 2 * 2
-    for point in todo.values():
-        load_config(point["randomization"])  # every point is a valid DRConfig
-    canonical = load_config(todo["canonical"]["randomization"])
-    assert canonical.camera is not None
-    assert canonical.camera.aim is None
-    assert canonical.camera.nominal is not None
-    assert canonical.distractors is None
-    assert canonical.appearance == []
-    assert todo["full"]["randomization"]["distractors"]["mesh_ids"] == [0, 899]
-    sweep = todo["textures_7_notint"]["randomization"]["appearance"][0]
-    assert sweep["textures"]["pool_size"] == 7
-    assert "tint" not in sweep
-    assert "color" not in sweep
-
-
-def test_sweep_needs_textures_and_study_errors() -> None:
-    with pytest.raises(ConfigError, match="no appearance entry"):
-        sweep_randomization({"appearance": [{"select": "*"}]}, 10, True)
-    with pytest.raises(ConfigError, match="images"):
-        load_study({"randomization": {}, "arms": {"full": {}}, "heldout": {"generator": "x.yaml", "n": 1}})
-    with pytest.raises(ConfigError, match="sets 'data'"):
-        load_study(
-            {
-                "images": 1,
-                "randomization": {},
-                "arms": {"full": {}},
-                "heldout": {"generator": "x.yaml", "n": 1},
-                "training": {"data": {}},
-            }
-        )
-
-
 def test_point_heatmap_is_bilinear_and_empty_for_nan() -> None:
     uv = torch.tensor([[4.0, 4.0], [5.0, 4.0], [float("nan"), 1.0]])  # 8 px image, 4 x 4 map: 2 px cells
     maps = point_heatmap(uv, 8, (4, 4))
@@ -355,24 +299,3 @@ def test_train_from_a_generator_config_then_evaluate(tmp_path: Path, capsys: pyt
     assert not is_pose_run(tmp_path)
     with pytest.raises(ConfigError, match="give --data"):
         run_evaluate(parser.parse_args([str(run)]))
-
-
-@pytest.mark.slow
-def test_a_tiny_study_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
-    from dr_sim.perception_study import Study
-    from dr_sim.policies.pose_training import read_yaml
-
-    data = read_yaml(STUDY)
-    data.update(images=64, out=str(tmp_path / "study"), texture_sweep=None)
-    data["arms"] = {name: data["arms"][name] for name in ("full", "canonical")}
-    data["training"] = {**data["training"], "epochs": 1}
-    data["heldout"] = {**data["heldout"], "n": 40}
-    data["heldout"]["variants"]["camera_in_range"]["n"] = 30
-    summary = Study(load_study(data)).run()
-    assert set(summary["points"]) == {"full", "canonical"}
-    assert summary["points"]["full"]["variants"]["camera_in_range"]["images"] == 30
-    assert summary["shape"]["camera_in_range"]["canonical / full (all)"] is not None
-    assert (tmp_path / "study" / "results.md").is_file()
-    assert (tmp_path / "study" / "results.png").is_file()
-    again = Study(load_study(data)).run()  # resumes: reads the results back
-    assert again["points"]["full"]["heldout"] == summary["points"]["full"]["heldout"]

@@ -17,7 +17,6 @@ import yaml
 
 from dr_sim.errors import ConfigError
 from dr_sim.native_output import quiet_native_stdout
-from dr_sim.peng_study import POOLED, goals, load_study, markdown, pooled, summarize
 from dr_sim.policies.history import History
 from dr_sim.policies.rl_config import load_rl_config
 from dr_sim.policies.rl_evaluation import (
@@ -45,8 +44,7 @@ from dr_sim.policies.rl_training import (
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "launch" / "puckpush_sac.yaml"
-STUDY = ROOT / "launch" / "peng_study.yaml"
+EXAMPLE = ROOT / "launch" / "configs" / "puckpush_sac.yaml"
 PUCK = "dr_sim/PuckPush-v0"
 
 
@@ -299,30 +297,9 @@ def test_audit_sweeps_each_parameter_beyond_its_range(tiny_run: Path) -> None:
     assert parameters["latency_rate"]["range_source"] == "training"
 
 
-# -- the Peng study -----------------------------------------------------------------------------------
 def _row(successes: int, episodes: int = 10) -> dict[str, Any]:
     returns = tuple([-1.0] * episodes)
     return DomainResult(successes, returns).as_dict()
-
-
-def test_study_pools_shifts_and_checks_goals() -> None:
-    config, _ = load_study(STUDY)
-    assert set(config.shifts) <= set(config.domains)
-    rates = {"a_nominal": 3, "b_dynamics": 9, "c_history": 10, "d_recurrent": 8}
-    policies = {
-        name: {
-            "training": {"algo": "sac", "timesteps": 100, "wall_seconds": 60.0},
-            "domains": {domain: _row(successes) for domain in config.domains},
-        }
-        for name, successes in rates.items()
-    }
-    summary = summarize(config, policies, {})
-    assert summary["policies"]["a_nominal"]["domains"][POOLED]["episodes"] == 10 * len(config.shifts)
-    met = {goal["goal"].split(")")[0]: goal["met"] for goal in summary["goals"] if goal["goal"].startswith("(")}
-    assert met == {"(a": True, "(b": True, "(c": True, "(d": False}
-    assert pooled({"x": _row(1)}, ["y"]) is None
-    assert len(goals(summary["policies"])) == 8
-    assert "| d_recurrent | sac | 100 | 1.0 |" in markdown(summary)
 
 
 def test_success_plot_takes_perfect_rates(tmp_path: Path) -> None:
@@ -331,14 +308,6 @@ def test_success_plot_takes_perfect_rates(tmp_path: Path) -> None:
         {"p": {f"d{i}": row for i, row in enumerate(perfect)}, "q": {"d0": _row(0)}}, tmp_path / "s.png"
     )
     assert path.stat().st_size > 1000
-
-
-def test_study_config_errors_are_clear(tmp_path: Path) -> None:
-    data = yaml.safe_load(STUDY.read_text())
-    with pytest.raises(ConfigError, match="must also be listed in domains"):
-        load_study({**data, "shifts": ["nowhere"]})
-    with pytest.raises(ConfigError, match="unknown key 'episode'"):
-        load_study({**data, "episode": 3})
 
 
 # -- a real training run --------------------------------------------------------------------------------

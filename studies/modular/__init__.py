@@ -1,0 +1,1 @@
+"""The modular pipeline: a pose network feeds the dynamics-randomized state policy on PuckPush."""

@@ -1,0 +1,1 @@
+"""Peng et al. 2018's dynamics-randomization study on PuckPush."""

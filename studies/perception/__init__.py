@@ -1,0 +1,1 @@
+"""Tobin et al. 2017's perception ablation (Table II shape) on the Localize scene."""
