@@ -7,7 +7,6 @@ PyBullet's applied motor torques and ``getDynamicsInfo`` show what reached the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -38,19 +37,15 @@ class Recorder(gym.Wrapper[Any, Any, Any, Any]):
 
 
 @pytest.fixture
-def make() -> Iterator[Any]:
-    """Build wrapped panda-gym envs (joint control) and close them after the test."""
-    made: list[DomainRandomization] = []
+def make(wrap: Any) -> Any:
+    """Build wrapped panda-gym envs (joint control), closed after the test."""
 
     def build(config: Any, env_id: str = "PandaReach-v3", seed: int = 0) -> DomainRandomization:
-        wrapper = DomainRandomization(Recorder(gym.make(env_id, control_type="joints")), config)
-        made.append(wrapper)
+        wrapper = wrap(Recorder(gym.make(env_id, control_type="joints")), config)
         wrapper.reset(seed=seed)
         return wrapper
 
-    yield build
-    for wrapper in made:
-        wrapper.close()
+    return build
 
 
 def recorder(wrapper: DomainRandomization) -> Recorder:

@@ -3,8 +3,6 @@ scripted pick and place."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -19,13 +17,6 @@ ENV_ID = "dr_sim/PandaPickAndPlace-v0"
 REST = CUBE.height / 2  # m, the cube's centre height on the table
 ON_TABLE, IN_THE_AIR = (REST - 1e-6, REST + 1e-6), (REST + 0.1, REST + GOAL_LIFT)  # m, ranges of goal heights
 LOWEST_PRESET_FINGER_FRICTION = 0.5  # the physics preset draws every link's lateral friction in [0.5, 1.25]
-
-
-@pytest.fixture(scope="module")
-def env() -> Iterator[PandaPickAndPlaceEnv]:
-    env = gym.make(ENV_ID)
-    yield env.unwrapped
-    env.close()
 
 
 def seed_with_goal_between(env: PandaPickAndPlaceEnv, low: float, high: float) -> int:

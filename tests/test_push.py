@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -15,13 +13,6 @@ from dr_sim.errors import ConfigError
 from dr_sim.policies.controllers.push import PushController
 
 ENV_ID = "dr_sim/PandaPush-v0"
-
-
-@pytest.fixture(scope="module")
-def env() -> Iterator[PandaPushEnv]:
-    env = gym.make(ENV_ID)
-    yield env.unwrapped
-    env.close()
 
 
 def run(env: PandaPushEnv, seed: int, steps: int) -> tuple[dict[str, np.ndarray], float, bool, dict]:

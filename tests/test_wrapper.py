@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
@@ -23,20 +22,15 @@ SIZE = 48
 
 
 @pytest.fixture
-def make() -> Iterator[Any]:
+def make(wrap: Any) -> Any:
     """``make(randomization="full", **kwargs)``: a wrapped PandaPush-v3, closed after the test."""
-    made: list[gym.Env[Any, Any]] = []
 
     def factory(randomization: Any = "full", **kwargs: Any) -> DomainRandomization:
         kwargs.setdefault("obs_type", "state+rgb")
         kwargs.setdefault("image_size", SIZE)
-        wrapper = DomainRandomization(gym.make(ENV_ID), randomization, **kwargs)
-        made.append(wrapper)
-        return wrapper
+        return wrap(gym.make(ENV_ID), randomization, **kwargs)
 
-    yield factory
-    for env in made:
-        env.close()
+    return factory
 
 
 def actions(count: int, seed: int = 0) -> list[np.ndarray]:

@@ -1,0 +1,65 @@
+"""Fixtures shared by the test suite. Every path starts from this file, never from the working folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+import dr_sim  # noqa: F401  (registers the tasks)
+from dr_sim.wrapper import DomainRandomization
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The checkout's root folder."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def example_configs() -> Path:
+    """``launch/configs``: the example configs a user starts from."""
+    return ROOT / "launch" / "configs"
+
+
+@pytest.fixture(scope="session")
+def studies_root() -> Path:
+    """``studies/``: one folder per study, each with its default ``config.yaml``."""
+    return ROOT / "studies"
+
+
+@pytest.fixture
+def closing() -> Iterator[Callable[[Any], Any]]:
+    """``closing(env)`` returns ``env`` and closes it after the test (the newest first)."""
+    opened: list[Any] = []
+
+    def keep(env: Any) -> Any:
+        opened.append(env)
+        return env
+
+    yield keep
+    for env in reversed(opened):
+        env.close()
+
+
+@pytest.fixture
+def wrap(closing: Callable[[Any], Any]) -> Callable[..., DomainRandomization]:
+    """``wrap(env, randomization, **kwargs)``: ``DomainRandomization(env, ...)``, closed after the test."""
+
+    def build(env: gym.Env[Any, Any], randomization: Any = "full", **kwargs: Any) -> DomainRandomization:
+        return closing(DomainRandomization(env, randomization, **kwargs))
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def env(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The unwrapped task named by the test module's ``ENV_ID``, shared by the module's tests."""
+    made = gym.make(request.module.ENV_ID)
+    yield made.unwrapped
+    made.close()
