@@ -19,14 +19,16 @@ from dr_sim.randomizers.camera import CameraRandomizer
 from dr_sim.randomizers.distractors import DistractorRandomizer
 from dr_sim.randomizers.image import ImageRandomizer
 from dr_sim.randomizers.lighting import LightingRandomizer
-from dr_sim.randomizers.physics import PhysicsRandomizer
+from dr_sim.randomizers.physics import LINK_FIELDS, PhysicsRandomizer
 from dr_sim.randomizers.sensing import SensingRandomizer
 from dr_sim.randomizers.structure import StructureRandomizer
 from dr_sim.randomizers.textures import TexturePool
 from dr_sim.scene.motors import MotorHook
-from dr_sim.scene.scene import Scene
+from dr_sim.scene.scene import Scene, changed_targets
 
 EpisodeParams = dict[str, Any]
+#: Nominal snapshot keys of dynamics: where an env that randomizes itself shows (``changed_by_env``).
+DYNAMICS_KEYS = frozenset({*LINK_FIELDS, "joint_damping", "joint_friction", "gravity"})
 
 
 class RandomizationEngine:
@@ -77,6 +79,8 @@ class RandomizationEngine:
         self.scene: Scene | None = None
         self._signature: tuple[Any, ...] = ()
         self._step_keys: list[str] = []
+        #: Targets whose nominal values the env itself changed between resets of an unchanged world.
+        self.changed_by_env: set[str] = set()
 
     # -- binding ------------------------------------------------------------------------------
     def bind(self, scene: Scene) -> None:
@@ -88,18 +92,43 @@ class RandomizationEngine:
         self._signature = scene.signature()
         self._step_keys = [key for key, r in self.randomizers.items() if r.has_step_terms]
 
-    def ensure_bound(self, scene: Scene) -> None:
-        """Bind on first use, and rebind when bodies were re-created since (ids changed)."""
+    def ensure_bound(self, scene: Scene) -> bool:
+        """Bind on first use, and rebind when bodies were re-created since (ids changed); whether it bound.
+
+        A world re-created with the same bodies whose nominal values differ from the last snapshot is an
+        env that randomizes itself: its targets join ``changed_by_env``."""
+        before: dict[tuple[str, str], Any] = {}
         if self.scene is scene:
             signature = scene.signature()
             if signature == self._signature:
-                return
+                return False
             marked_before = any(marked for *_, marked in self._signature)
             marked_now = any(marked for *_, marked in signature)
             if marked_before and not marked_now:  # every body is new: the simulation was reset, and the
                 TexturePool.forget(scene.client_id)  # textures went with it (removed bodies keep them)
+            before = scene.snapshot()
+            scene.rebind()
+        elif scene.stale():  # first bound to a scene whose bodies changed since it was read
             scene.rebind()
         self.bind(scene)
+        self.changed_by_env |= changed_targets(before, scene.snapshot(), DYNAMICS_KEYS)
+        return True
+
+    def neutral(self) -> None:
+        """Before the env's own reset: every randomizer takes back what would act on it (``Randomizer.neutral``),
+        so that the env's start state never depends on the episode before. Nothing before the first bind."""
+        if self.scene is not None and self.scene.signature() == self._signature:
+            for randomizer in self.randomizers.values():
+                randomizer.neutral(self.scene)
+
+    def note_env_changes(self, scene: Scene, expected: EpisodeParams | None) -> None:
+        """Compare the scene with what it should hold before the next episode is applied: ``expected`` (the
+        last episode's parameters), or the nominal values when ``neutral`` ran since (``None``). Parameters
+        the env changed itself in its reset join ``changed_by_env``."""
+        for key, randomizer in self.randomizers.items():
+            values = randomizer.nominal_params() if expected is None else expected.get(key)
+            if values:
+                self.changed_by_env |= randomizer.changed_since(scene, values)
 
     # -- sampling and applying ----------------------------------------------------------------
     def sample_episode(self, rng: np.random.Generator) -> EpisodeParams:

@@ -15,6 +15,7 @@ next episode. The parameters carry their ``step_seed``, so that replaying them r
 from __future__ import annotations
 
 import copy
+import warnings
 import weakref
 from typing import Any
 
@@ -31,6 +32,7 @@ from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
 
 OBS_TYPES = (None, "state", "rgb", "rgbd", "state+rgb", "state+rgbd")
+ENV_CHANGE_CHECKS = 3  # resets after binding on which the env's own changes to dynamics are looked for
 DEFAULT_CAMERA = CameraSpec(eye=[0.9, 0.6, 0.7], target=[0.0, 0.0, 0.0])
 _SEED_DOMAIN = 0xD15A  # spawn key that separates the randomization stream from the env's own
 
@@ -75,10 +77,7 @@ class RandomizationSession:
         kept_keys: tuple[str, ...] = (),
         segment_observations: bool = False,
     ) -> None:
-        if obs_type not in OBS_TYPES:
-            raise ConfigError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
-        if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
-            raise ConfigError(f"image_size must be a positive number of pixels, got {image_size!r}")
+        self.observation_space = observed_space(observation_space, obs_type, image_size, kept_keys)
         self.client_id = client_id
         self._bullet = bullet
         self._spaces = (observation_space, action_space)
@@ -93,13 +92,15 @@ class RandomizationSession:
         nominal = camera if camera is not None else (config.camera.nominal if config.camera else None)
         self.camera = _make_camera(client_id, nominal or default_camera, image_size)
         self.scene.cameras["main"] = self.camera
-        self.observation_space = self._observed_space(observation_space, image_size)
         self._seed_stream: np.random.Generator | None = None
         self._step_params: EpisodeParams = {}
         self._step_rng = np.random.default_rng(0)
         self._step_count = 0
         self._channel: Any = None
         self.last_frame: Frame | None = None
+        self._checks_left = 0
+        self._neutral = False  # whether the scene was set back to nominal since the last episode's apply
+        self._warned: set[str] = set()
         # A session dropped without close() must not leave its textures to a later client with the same id.
         self._forget_textures = weakref.finalize(self, TexturePool.forget, client_id)
 
@@ -144,21 +145,13 @@ class RandomizationSession:
             )
         self.engine = engine
 
-    def _observed_space(self, state_space: spaces.Space[Any], size: int) -> spaces.Space[Any]:
-        if self.obs_type is None:
-            return state_space
-        rgb = spaces.Box(0, 255, (size, size, 3), np.uint8)
-        depth = spaces.Box(0.0, np.inf, (size, size, 1), np.float32)
-        images = {"rgb": rgb} if self.obs_type in ("rgb", "state+rgb") else {"rgb": rgb, "depth": depth}
-        state = dict(state_space.spaces) if isinstance(state_space, spaces.Dict) else {"state": state_space}
-        kept = {key: state[key] for key in self.kept_keys}
-        if self.obs_type == "rgb" and not kept:
-            return rgb
-        if self.obs_type in ("rgb", "rgbd"):
-            return spaces.Dict({**kept, **images})
-        return spaces.Dict({**state, **images})
-
     # -- episodes and steps -------------------------------------------------------------------
+    def before_env_reset(self) -> None:
+        """Call before the env's own ``reset()``: it then runs on the nominal scene, with nominal dynamics,
+        unscaled motors and no distractors shown, whatever the last episode drew (``RandomizationEngine.neutral``)."""
+        self.engine.neutral()
+        self._neutral = True
+
     def reset(self, seed: int | None = None, replay: EpisodeParams | None = None) -> EpisodeParams:
         """Start an episode: draw its parameters (or replay ``replay``) and write them into PyBullet.
 
@@ -169,7 +162,13 @@ class RandomizationSession:
             self._seed_stream = np.random.Generator(
                 np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(_SEED_DOMAIN,)))
             )
-        self.engine.ensure_bound(self.scene)
+        if self.engine.ensure_bound(self.scene):
+            self._checks_left = ENV_CHANGE_CHECKS
+        elif self._checks_left > 0:  # the env's own reset ran on an unchanged world: did it move our values?
+            self._checks_left -= 1
+            self.engine.note_env_changes(self.scene, None if self._neutral else self._step_params)
+        self._neutral = False
+        self._warn_env_changes()
         # Drawn even when replaying, so the episodes after a replay continue the seeded sequence.
         episode_seed = int(self._seed_stream.integers(2**63))
         if replay is not None:
@@ -190,6 +189,22 @@ class RandomizationSession:
         self._step_count = 0
         self._channel = self.engine.action_channel(params)
         return copy_params(params)
+
+    def _warn_env_changes(self) -> None:
+        """One warning per session when the env changes dynamics itself (``RandomizationEngine.changed_by_env``)."""
+        bodies = sorted({target.split("/")[0] for target in self.engine.changed_by_env} - self._warned)
+        if not bodies or self._warned:
+            self._warned.update(bodies)
+            return
+        self._warned.update(bodies)
+        warnings.warn(
+            f"the env changes dynamics itself between resets (bodies: {', '.join(bodies)}): those draws are not "
+            "seeded by dr_sim, so a seed no longer fixes the episode's dynamics (and where the env rebuilds its "
+            "world, dr_sim's scales apply to the env's draws); switch the env's own randomization off "
+            "(pybullet_envs' Minitaur: env_randomizer=None) and randomize through dr_sim's config instead",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
     def transmit(self, action: Any) -> Any:
         """Before a control step: re-draw per-step parameters, then pass ``action`` through the
@@ -240,6 +255,30 @@ class RandomizationSession:
             self.motors.remove()
             self.motors = None
         self._forget_textures()  # a later connection may get the same client id
+
+
+def observed_space(
+    state_space: spaces.Space[Any], obs_type: str | None, size: int, kept_keys: tuple[str, ...] = ()
+) -> spaces.Space[Any]:
+    """The observation space a session gives for ``obs_type`` (see ``RandomizationSession``): the env's
+    state space, an RGB image (``size`` px, uint8), RGB and depth, or the state with images beside it.
+    A bad ``obs_type`` or ``size`` is one ``ConfigError``."""
+    if obs_type not in OBS_TYPES:
+        raise ConfigError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise ConfigError(f"image_size must be a positive number of pixels, got {size!r}")
+    if obs_type in (None, "state"):
+        return state_space
+    rgb = spaces.Box(0, 255, (size, size, 3), np.uint8)
+    depth = spaces.Box(0.0, np.inf, (size, size, 1), np.float32)
+    images = {"rgb": rgb} if obs_type in ("rgb", "state+rgb") else {"rgb": rgb, "depth": depth}
+    state = dict(state_space.spaces) if isinstance(state_space, spaces.Dict) else {"state": state_space}
+    kept = {key: state[key] for key in kept_keys}
+    if obs_type == "rgb" and not kept:
+        return rgb
+    if obs_type in ("rgb", "rgbd"):
+        return spaces.Dict({**kept, **images})
+    return spaces.Dict({**state, **images})
 
 
 def _randomized(engine: RandomizationEngine) -> set[tuple[str, str, str]]:

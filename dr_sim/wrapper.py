@@ -11,28 +11,18 @@ from __future__ import annotations
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
-import pybullet as p
 
-from dr_sim.config import ConfigSource
+from dr_sim.config import ConfigSource, load_config
 from dr_sim.config.schema import CameraSpec
 from dr_sim.engine import EpisodeParams, RandomizationEngine
 from dr_sim.errors import SceneError
 from dr_sim.scene.camera import Camera, Frame
+from dr_sim.scene.discovery import CLIENT_ATTRIBUTES, LAYER_ATTRIBUTES, control_period, find_pybullet
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
-from dr_sim.session import RandomizationSession
+from dr_sim.session import RandomizationSession, observed_space
 
-__all__ = ["DomainRandomization", "find_pybullet"]
-
-_CLIENT_ATTRIBUTES = (
-    "physics_client",
-    "bullet_client",
-    "pybullet_client",
-    "_p",
-    "client",
-    "_client",
-    "client_id",
-)
+__all__ = ["DomainRandomization"]
 
 
 class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
@@ -48,7 +38,9 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
             metres); ``"state+rgb"``/``"state+rgbd"`` add the image to the state (a Dict).
         image_size: camera image width and height in pixels.
         camera: the nominal camera (``CameraSpec`` or dict); default: the config's ``camera.nominal``.
-        client_id: the PyBullet client, when it cannot be found on the env.
+        client_id: the PyBullet client, when it cannot be found on the env (it is looked for on the env,
+            its wrappers and compatibility layers at construction, and again after the first reset for
+            envs that make their client there).
         body_names: body name -> id, when the env keeps none (panda-gym's ``sim._bodies_idx`` is found).
     """
 
@@ -73,29 +65,59 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
             body_names=body_names,
         )
         gym.Wrapper.__init__(self, env)
-        bullet, found_id, found_names = find_pybullet(env.unwrapped)
-        if client_id is not None and client_id != found_id:
+        self._settings = {
+            "randomization": load_config(randomization),  # a bad config fails here, not at the first reset
+            "obs_type": obs_type,
+            "image_size": image_size,
+            "camera": camera,
+            "client_id": client_id,
+            "body_names": body_names,
+        }
+        self._session: RandomizationSession | None = None
+        self.observation_space = observed_space(env.observation_space, obs_type, image_size)
+        if client_id is not None or find_pybullet(env) is not None:
+            self._bind()  # else the env makes its client in its first reset(): bound right after it
+
+    def _bind(self) -> RandomizationSession:
+        """Find the env's client and start the session (see ``dr_sim.scene.discovery``)."""
+        settings = self._settings
+        found, client_id = find_pybullet(self.env), settings["client_id"]
+        bullet = found.bullet if found is not None else None
+        if client_id is not None and found is not None and client_id != found.client_id:
             bullet = None  # a BulletClient of another client cannot carry this client's motor hook
-        client_id = found_id if client_id is None else client_id
+        client_id = client_id if client_id is not None else (found.client_id if found is not None else None)
         if client_id is None:
             raise SceneError(
-                f"could not find the PyBullet client of {env.unwrapped!r} (looked for "
-                f"{', '.join(_CLIENT_ATTRIBUTES)}, then any attribute holding a BulletClient or a connected "
+                f"could not find the PyBullet client of {self.env.unwrapped!r}, neither at construction nor "
+                f"after its first reset (looked through its wrappers and {', '.join(LAYER_ATTRIBUTES)} for "
+                f"{', '.join(CLIENT_ATTRIBUTES)}, then any attribute holding a BulletClient or a connected "
                 "client id under a name with 'client' or 'cid' in it); pass client_id="
             )
-        self.session = RandomizationSession(
-            randomization,
+        names = settings["body_names"] if settings["body_names"] is not None else (found and found.body_names)
+        self._session = RandomizationSession(
+            settings["randomization"],
             client_id=client_id,
             bullet=bullet,
-            body_names=body_names if body_names is not None else found_names,
-            observation_space=env.observation_space,
-            action_space=env.action_space,
-            control_dt=_control_dt(env.unwrapped),
-            obs_type=obs_type,
-            image_size=image_size,
-            camera=camera,
+            body_names=names or None,
+            observation_space=self.env.observation_space,
+            action_space=self.env.action_space,
+            control_dt=control_period(self.env),
+            obs_type=settings["obs_type"],
+            image_size=settings["image_size"],
+            camera=settings["camera"],
         )
-        self.observation_space = self.session.observation_space
+        return self._session
+
+    @property
+    def session(self) -> RandomizationSession:
+        """The randomization of the env's client; an env that makes its client in its first ``reset()``
+        has it from then on."""
+        if self._session is None:
+            raise SceneError(
+                f"{self.env.unwrapped!r} has no PyBullet client yet: it makes one in its first reset(), and "
+                "the wrapper binds to it then; call reset() first"
+            )
+        return self._session
 
     # -- what the session holds, for users and tests ----------------------------------------
     @property
@@ -135,8 +157,11 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         options = dict(options or {})
         replay = options.pop("randomization", None)
+        if self._session is not None:
+            self._session.before_env_reset()
         obs, info = self.env.reset(seed=seed, options=options or None)
-        info = {**info, "randomization": self.session.reset(seed, replay)}
+        session = self._session or self._bind()
+        info = {**info, "randomization": session.reset(seed, replay)}
         return self.session.observe(obs), info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -154,48 +179,6 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
         return self.session.render_frame(depth=depth, segmentation=segmentation)
 
     def close(self) -> None:
-        self.session.close()
+        if self._session is not None:
+            self._session.close()
         super().close()
-
-
-def find_pybullet(env: Any) -> tuple[Any, int | None, dict[str, int] | None]:
-    """Find (BulletClient or None, client id, body names) on an env or its ``sim`` attribute: the
-    attributes in ``_CLIENT_ATTRIBUTES`` first, then any other attribute that holds a ``BulletClient``,
-    or a connected client id under a name that says so (``CLIENT``, ``_pybullet_client_id``, ``cid``)."""
-    for holder in (env, getattr(env, "sim", None)):
-        if holder is None:
-            continue
-        names = getattr(holder, "_bodies_idx", None) or getattr(holder, "sim_bodies", None)
-        others = [name for name in _attributes(holder) if name not in _CLIENT_ATTRIBUTES]
-        for attribute in (*_CLIENT_ATTRIBUTES, *others):
-            value = getattr(holder, attribute, None)
-            client_id = getattr(value, "_client", None)
-            if _is_id(client_id):
-                return value, client_id, names
-            known = attribute in _CLIENT_ATTRIBUTES
-            if _is_id(value) and (known or (_names_a_client(attribute) and p.isConnected(value))):
-                return None, value, names
-    return None, None, None
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _attributes(holder: Any) -> list[str]:
-    """The instance attributes of ``holder`` (none for objects without a ``__dict__``)."""
-    return list(getattr(holder, "__dict__", {}))
-
-
-def _names_a_client(attribute: str) -> bool:
-    """Whether an attribute's name says it holds a PyBullet client id."""
-    name = attribute.lower().strip("_")
-    return "client" in name or name in ("cid", "physics_id", "pb_id")
-
-
-def _control_dt(env: Any) -> float | None:
-    for holder in (env, getattr(env, "sim", None)):
-        dt = getattr(holder, "dt", None)
-        if isinstance(dt, int | float) and dt > 0:
-            return float(dt)
-    return None

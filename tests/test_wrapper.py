@@ -256,8 +256,11 @@ class HiddenClientEnv(gym.Env[np.ndarray, np.ndarray]):
 def test_env_without_a_client_raises_scene_error_naming_client_id():
     env = HiddenClientEnv()
     try:
-        with pytest.raises(SceneError, match="client_id="):
-            DomainRandomization(env, "none")
+        lazy = DomainRandomization(env, "none")  # its client may come with the first reset: looked for then
+        with pytest.raises(SceneError, match=r"has no PyBullet client yet.*call reset\(\) first"):
+            _ = lazy.scene
+        with pytest.raises(SceneError, match=r"neither at construction nor after its first reset.*client_id="):
+            lazy.reset(seed=0)
         wrapper = DomainRandomization(env, "visual", client_id=env.hidden, obs_type="rgb", image_size=16)
         obs, info = wrapper.reset(seed=0)
         assert obs.shape == (16, 16, 3)

@@ -84,6 +84,11 @@ class ActuationRandomizer(Randomizer):
             joints = resolve(scene.select_joints, self.config.select, self.config.required, "actuation")
             self.motors.select({(j.body, j.index) for j in joints})
 
+    def neutral(self, scene: Scene) -> None:
+        """Motor commands pass unscaled until the next episode's scales are applied."""
+        if self.motors is not None:
+            self.motors.neutral()
+
     def apply(self, scene: Scene, params: Params) -> None:
         if self.motors is None:
             return

@@ -90,6 +90,19 @@ class Randomizer(ABC):
     def has_step_terms(self) -> bool:
         return any(term.spec.scope != "episode" for term in self.terms)
 
+    def nominal_params(self) -> Params:
+        """Parameters that set every term's targets to their nominal values."""
+        return {term.name: {target: _to_json(value) for target, value in term.nominal.items()} for term in self.terms}
+
+    def neutral(self, scene: Scene) -> None:  # noqa: B027 (optional: most randomizers leave nothing that acts)
+        """Take back what ``apply`` changed that would act on the env's own reset (dynamics, motor scales,
+        shown distractors), so that the env's reset runs on its nominal scene. Nothing by default."""
+
+    def changed_since(self, scene: Scene, applied: Params) -> set[str]:
+        """Targets whose value in the scene is no longer what ``apply`` wrote (``applied``): the env
+        changed them itself. Only the physics randomizer reads its values back; others report none."""
+        return set()
+
 
 def _to_json(value: np.ndarray) -> Any:
     array = np.asarray(value, dtype=np.float64)

@@ -5,7 +5,10 @@ drawn once from ``size`` with ``bank_seed``). Sizes cannot change in place in Py
 size variety comes from which bank items are shown. Each episode shows ``count`` of them upright at
 random positions and yaws on the ``region`` at ``height`` (m), with a random color or pool texture,
 colliding with probability ``colliding_probability`` (else visual only: no collision pairs).
-Unused items are parked far below the scene; nothing is deleted or reloaded.
+Unused items are parked far below the scene; nothing is deleted or reloaded. The bank is made of
+maximal-coordinate rigid bodies, which PyBullet's ``saveState``/``restoreState`` leave out: an env that saved
+its world before dr_sim bound it (the locomotion envs restore that state on every reset) still restores
+it, and the restore leaves the bank where it was.
 """
 
 from __future__ import annotations
@@ -133,6 +136,11 @@ class DistractorRandomizer(Randomizer):
     def bodies(self) -> list[int]:
         return [item.body for item in self.bank]
 
+    def neutral(self, scene: Scene) -> None:
+        """Park every bank item: the env's own reset never meets last episode's distractors."""
+        for index, bank_item in enumerate(self.bank):
+            _park(scene.client_id, bank_item.body, index)
+
 
 def _park(client_id: int, body: int, index: int) -> None:
     position = [100.0 + 2.0 * index, 100.0, _PARK_DEPTH]
@@ -158,7 +166,7 @@ def _make_primitive(client_id: int, shape: str, size: float, index: int) -> Bank
         visual_geometry["length"] = geometry["height"]
     collision = p.createCollisionShape(**geometry, physicsClientId=client_id)
     visual = p.createVisualShape(**visual_geometry, physicsClientId=client_id)
-    body = p.createMultiBody(0.0, collision, visual, physicsClientId=client_id)
+    body = p.createMultiBody(0.0, collision, visual, useMaximalCoordinates=True, physicsClientId=client_id)
     _park(client_id, body, index)
     return BankItem(body, shape, size, half)
 
@@ -169,7 +177,9 @@ def _make_mesh(client_id: int, mesh_id: int, size: float, index: int) -> BankIte
     low, high = (np.asarray(v) for v in p.getAABB(probe, -1, physicsClientId=client_id))
     p.removeBody(probe, physicsClientId=client_id)
     scale = size / max(float(np.max(high - low)), 1e-6)
-    body = p.loadURDF(path, useFixedBase=True, globalScaling=scale, physicsClientId=client_id)
+    body = p.loadURDF(
+        path, useFixedBase=True, globalScaling=scale, useMaximalCoordinates=True, physicsClientId=client_id
+    )
     origin = np.asarray(p.getBasePositionAndOrientation(body, physicsClientId=client_id)[0])
     bottom = p.getAABB(body, -1, physicsClientId=client_id)[0][2]
     _park(client_id, body, index)

@@ -118,6 +118,20 @@ class PhysicsRandomizer(Randomizer):
                 physicsClientId=cid,
             )
 
+    def neutral(self, scene: Scene) -> None:
+        """Write the nominal dynamics back (joint friction, a motor, is left to the env's own commands)."""
+        self.apply(scene, {name: values for name, values in self.nominal_params().items() if name != "friction"})
+
+    def changed_since(self, scene: Scene, applied: Params) -> set[str]:
+        """Links whose mass, frictions or restitution differ from ``applied`` (joint damping cannot be read
+        back: ``getJointInfo`` keeps reporting the model's value after ``changeDynamics``)."""
+        return {
+            name
+            for field in ("mass", "lateral_friction", "spinning_friction", "rolling_friction", "restitution")
+            for name, value in applied.get(field, {}).items()
+            if name in self._links and not np.isclose(scene.dynamics(self._links[name])[field], max(value, 0.0))
+        }
+
     def _apply_contact(self, scene: Scene, params: Params) -> None:
         stiffness, damping = params.get("contact_stiffness", {}), params.get("contact_damping", {})
         for name in stiffness.keys() | damping.keys():

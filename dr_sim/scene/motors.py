@@ -14,6 +14,7 @@ are scaled only when a command gives them (PyBullet's implicit default cannot be
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,12 @@ class MotorHook:
             _module_hooks[client_id] = self
             for name, dispatcher in _DISPATCHERS.items():
                 setattr(p, name, dispatcher)
+
+    def neutral(self) -> None:
+        """Pass commands unscaled until the next episode's scales are applied: an env's own reset (which
+        may drive its motors to a start pose) then runs with nominal actuation, whatever the last episode
+        drew, so the start state does not depend on the episode before."""
+        self.gain_scale = self.force_scale = 1.0
 
     def select(self, joints: set[tuple[int, int]]) -> None:
         """Limit scaling to these (body id, joint index) pairs."""
@@ -150,23 +157,30 @@ def _pybullet(name: str) -> Callable[..., None]:
     return _MODULE_FUNCTIONS[name] if function is _DISPATCHERS.get(name) else function
 
 
-def _dispatcher(name: str, arg_names: tuple[str, ...], method: str) -> Callable[..., None]:
-    """The stand-in for ``pybullet.<name>`` while a module hook is installed: a command to a hooked
-    client goes through its hook's ``method``, any other straight to PyBullet."""
+class _Dispatcher:
+    """The stand-in for ``pybullet.<name>`` while a module hook is installed: a command to a hooked client
+    goes through its hook's ``method``, any other straight to PyBullet.
 
-    def dispatch(*args: Any, **kwargs: Any) -> None:
-        kwargs = _by_name(arg_names, args, kwargs)
+    It passes for a builtin function (its ``__class__``): a ``BulletClient`` injects its own
+    ``physicsClientId`` only into builtins it resolves from the module, and without it a BulletClient
+    env's command would reach the dispatcher without a client id and go to client 0."""
+
+    __class__ = property(lambda self: types.BuiltinFunctionType)  # type: ignore[assignment]
+
+    def __init__(self, name: str, arg_names: tuple[str, ...], method: str) -> None:
+        self.__name__ = self.__qualname__ = name
+        self._arg_names, self._method = arg_names, method
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs = _by_name(self._arg_names, args, kwargs)
         hook = _module_hooks.get(kwargs.get("physicsClientId", 0))
         if hook is None:
-            _pybullet(name)(**kwargs)
+            _pybullet(self.__name__)(**kwargs)
         else:
-            getattr(hook, method)(**kwargs)
-
-    dispatch.__name__ = dispatch.__qualname__ = name
-    return dispatch
+            getattr(hook, self._method)(**kwargs)
 
 
 _DISPATCHERS = {
-    "setJointMotorControl2": _dispatcher("setJointMotorControl2", _ONE_ARGS, "control_one"),
-    "setJointMotorControlArray": _dispatcher("setJointMotorControlArray", _ARRAY_ARGS, "control_array"),
+    "setJointMotorControl2": _Dispatcher("setJointMotorControl2", _ONE_ARGS, "control_one"),
+    "setJointMotorControlArray": _Dispatcher("setJointMotorControlArray", _ARRAY_ARGS, "control_array"),
 }

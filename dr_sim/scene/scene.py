@@ -14,7 +14,7 @@ has none.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,7 @@ class Scene:
         self.joints: dict[str, JointRef] = {}
         self._nominal: dict[tuple[str, str], Any] = {}
         self._hidden: set[int] = set()
+        self._read: tuple[tuple[int, str, int], ...] = ()  # the bodies as ``rebind`` last read them
         #: Cameras by name, rendered with ``light`` (``getCameraImage`` light arguments).
         self.cameras: dict[str, Camera] = {}
         self.light: dict[str, Any] = {}
@@ -91,6 +92,12 @@ class Scene:
                     joint_name = f"{name}/{info[1].decode()}"
                     self.joints[joint_name] = JointRef(body_id, j, joint_name)
         self._nominal.clear()
+        self._read = tuple(entry[:3] for entry in self.signature())
+
+    def stale(self) -> bool:
+        """Whether bodies were added, removed or re-numbered since ``rebind`` read them (an env that builds
+        its world in its first ``reset()``, after the scene was made)."""
+        return tuple(entry[:3] for entry in self.signature()) != self._read
 
     def hide_bodies(self, body_ids: set[int]) -> None:
         """Leave these bodies (dr_sim's own distractors) out of names and selectors."""
@@ -136,6 +143,10 @@ class Scene:
             self._nominal[slot] = read()
         return self._nominal[slot]
 
+    def snapshot(self) -> dict[tuple[str, str], Any]:
+        """A copy of the nominal values read since the last rebind: (key, target) -> value."""
+        return dict(self._nominal)
+
     # -- readers and writers used by randomizers ----------------------------------------------
     def dynamics(self, link: LinkRef) -> dict[str, Any]:
         """``getDynamicsInfo`` as a dict (kg, kg m^2, N/m, N s/m).
@@ -168,6 +179,18 @@ class Scene:
         )
         ours = [s for s in shapes if s[1] == link.index]
         return [(i, np.asarray(s[7], dtype=np.float64), s[8]) for i, s in enumerate(ours)]
+
+
+def changed_targets(
+    before: Mapping[tuple[str, str], Any], after: Mapping[tuple[str, str], Any], keys: Collection[str]
+) -> set[str]:
+    """The targets (``body/link``, ``body/joint``) whose numeric value of one of ``keys`` differs between
+    two snapshots (to a relative 1e-9)."""
+    return {
+        target
+        for (key, target), value in before.items()
+        if key in keys and (key, target) in after and not np.allclose(value, after[key, target], rtol=1e-9, atol=0.0)
+    }
 
 
 def _match(patterns: list[str], names: Mapping[str, Any], kind: str) -> list[str]:
