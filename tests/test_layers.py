@@ -374,3 +374,15 @@ def test_heavy_packages_are_reached_through_extras() -> None:
 def test_the_command_line_stays_light(module: str) -> None:
     assert module in MODULES
     assert module not in HEAVY, f"{module} imports {HEAVY.get(module)} at import time (through its top imports)"
+
+
+def test_the_readme_names_every_module() -> None:
+    """The README's "How it works" names every module of the package by its file (``session.py``)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## How it works") : readme.index("## Command line")]
+    missing = sorted(
+        str(path.relative_to(ROOT))
+        for path in MODULES.values()
+        if path.name != "__init__.py" and f"{path.stem}.py" not in section and f"`{path.stem}`" not in section
+    )
+    assert not missing, "modules the README's layer list does not name:\n" + "\n".join(missing)
