@@ -37,6 +37,54 @@ DEFAULT_CAMERA = CameraSpec(eye=[0.9, 0.6, 0.7], target=[0.0, 0.0, 0.0])
 _SEED_DOMAIN = 0xD15A  # spawn key that separates the randomization stream from the env's own
 
 
+class EpisodeSeeds:
+    """The randomization's own seed stream, separate from the env's.
+
+    ``begin(seed, replay)`` starts an episode: it re-seeds the stream when ``seed`` is given (or on first
+    use) and draws the episode's seed (even when replaying, so that the episodes after a replay continue
+    the seeded sequence), from which the episode's parameters and per-step draws come. It also gives the
+    **env seed** that the env's own ``reset(seed=...)`` receives, recorded with the episode: ``seed``
+    itself when one is given (the env's goals are what they would be unwrapped), else a seed from the
+    episode's own stream (an auto-reset episode of a vector env), else a replayed record's. So the task's
+    start state (goal, object and arm poses) replays from the record alone. ``take()`` hands the pending
+    (episode seed, env seed) to the session.
+    """
+
+    def __init__(self) -> None:
+        self._stream: np.random.Generator | None = None
+        self._pending: tuple[int, int | None] | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self._pending is not None
+
+    def begin(self, seed: int | None = None, replay: EpisodeParams | None = None) -> int | None:
+        """Draw the next episode's seed; returns the env seed (the replay's own when it has one)."""
+        if seed is not None or self._stream is None:
+            entropy = seed if seed is not None else np.random.SeedSequence().entropy
+            self._stream = np.random.Generator(
+                np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(_SEED_DOMAIN,)))
+            )
+        episode_seed = int(self._stream.integers(2**63))
+        if replay is not None:
+            env_seed = replay.get("env_seed") if isinstance(replay, dict) else None
+        elif seed is not None:
+            env_seed = seed
+        else:
+            # The third child of the episode's seed: the first two (parameters, steps) are as they always were.
+            env_stream = np.random.SeedSequence(episode_seed).spawn(3)[2]
+            env_seed = int(np.random.default_rng(env_stream).integers(2**31))  # old Gym envs take < 2**32
+        self._pending = (episode_seed, env_seed)
+        return env_seed
+
+    def take(self) -> tuple[int, int | None]:
+        """The pending episode's (episode seed, env seed), once."""
+        if self._pending is None:
+            raise RuntimeError("begin() an episode before taking its seeds")
+        pending, self._pending = self._pending, None
+        return pending
+
+
 class RandomizationSession:
     """The randomization of one PyBullet client.
 
@@ -58,6 +106,8 @@ class RandomizationSession:
             ``achieved_goal`` and ``desired_goal``, so that HER can relabel image observations too).
         segment_observations: render image observations with segmentation too, so that ``last_frame``
             serves labels of the observed image without a second render.
+        seeds: the seed stream (``EpisodeSeeds``), when the caller drew the episode's env seed before the
+            session existed (a wrapper bound at the env's first reset).
     """
 
     def __init__(
@@ -76,6 +126,7 @@ class RandomizationSession:
         default_camera: CameraSpec = DEFAULT_CAMERA,
         kept_keys: tuple[str, ...] = (),
         segment_observations: bool = False,
+        seeds: EpisodeSeeds | None = None,
     ) -> None:
         self.observation_space = observed_space(observation_space, obs_type, image_size, kept_keys)
         self.client_id = client_id
@@ -92,7 +143,7 @@ class RandomizationSession:
         nominal = camera if camera is not None else (config.camera.nominal if config.camera else None)
         self.camera = _make_camera(client_id, nominal or default_camera, image_size)
         self.scene.cameras["main"] = self.camera
-        self._seed_stream: np.random.Generator | None = None
+        self.seeds = seeds if seeds is not None else EpisodeSeeds()
         self._step_params: EpisodeParams = {}
         self._step_rng = np.random.default_rng(0)
         self._step_count = 0
@@ -157,11 +208,9 @@ class RandomizationSession:
 
         Returns a copy of the parameters (JSON-serialisable, with their ``step_seed``).
         """
-        if seed is not None or self._seed_stream is None:
-            entropy = seed if seed is not None else np.random.SeedSequence().entropy
-            self._seed_stream = np.random.Generator(
-                np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(_SEED_DOMAIN,)))
-            )
+        if not self.seeds.pending:
+            self.seeds.begin(seed, replay)
+        episode_seed, env_seed = self.seeds.take()
         if self.engine.ensure_bound(self.scene):
             self._checks_left = ENV_CHANGE_CHECKS
         elif self._checks_left > 0:  # the env's own reset ran on an unchanged world: did it move our values?
@@ -169,8 +218,6 @@ class RandomizationSession:
             self.engine.note_env_changes(self.scene, None if self._neutral else self._step_params)
         self._neutral = False
         self._warn_env_changes()
-        # Drawn even when replaying, so the episodes after a replay continue the seeded sequence.
-        episode_seed = int(self._seed_stream.integers(2**63))
         if replay is not None:
             params = copy.deepcopy(replay)
             if not isinstance(params, dict) or "step_seed" not in params:
@@ -181,6 +228,7 @@ class RandomizationSession:
             episode_stream, step_stream = np.random.SeedSequence(episode_seed).spawn(2)
             params = self.engine.sample_episode(np.random.default_rng(episode_stream))
             params["step_seed"] = int(np.random.default_rng(step_stream).integers(2**63))
+            params["env_seed"] = env_seed
         self.camera.reset()
         self.last_frame = None  # a frame of the previous episode
         self.engine.apply(self.scene, params)

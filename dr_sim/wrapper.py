@@ -20,7 +20,7 @@ from dr_sim.scene.camera import Camera, Frame
 from dr_sim.scene.discovery import CLIENT_ATTRIBUTES, LAYER_ATTRIBUTES, control_period, find_pybullet
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
-from dr_sim.session import RandomizationSession, observed_space
+from dr_sim.session import EpisodeSeeds, RandomizationSession, observed_space
 
 __all__ = ["DomainRandomization"]
 
@@ -74,6 +74,7 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
             "body_names": body_names,
         }
         self._session: RandomizationSession | None = None
+        self._seeds = EpisodeSeeds()  # drawn before the env's reset: it receives the episode's env seed
         self.observation_space = observed_space(env.observation_space, obs_type, image_size)
         if client_id is not None or find_pybullet(env) is not None:
             self._bind()  # else the env makes its client in its first reset(): bound right after it
@@ -105,6 +106,7 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
             obs_type=settings["obs_type"],
             image_size=settings["image_size"],
             camera=settings["camera"],
+            seeds=self._seeds,
         )
         return self._session
 
@@ -157,12 +159,17 @@ class DomainRandomization(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConst
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         options = dict(options or {})
         replay = options.pop("randomization", None)
+        if isinstance(replay, dict) and "wrapped" in replay:  # a wrapper below records its own episode
+            options["randomization"] = replay["wrapped"]
         if self._session is not None:
             self._session.before_env_reset()
-        obs, info = self.env.reset(seed=seed, options=options or None)
+        env_seed = self._seeds.begin(seed, replay)
+        obs, info = self.env.reset(seed=env_seed, options=options or None)
         session = self._session or self._bind()
-        info = {**info, "randomization": session.reset(seed, replay)}
-        return self.session.observe(obs), info
+        params = session.reset(seed, replay)
+        if "randomization" in info:  # wrapped again: the inner wrapper's record goes with this one
+            params["wrapped"] = info["randomization"]
+        return session.observe(obs), {**info, "randomization": params}
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(self.session.transmit(action))

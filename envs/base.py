@@ -251,9 +251,11 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
 
         Returns the episode's randomization parameters. ``reset`` is this plus the observation and info.
         """
-        super().reset(seed=seed)
         options = dict(options or {})
         replay = options.pop("randomization", None)
+        # The task's own draws (goal, object and arm poses) are seeded from the episode's record, so an
+        # episode replays from info["randomization"] alone, start state included.
+        super().reset(seed=self.session.seeds.begin(seed, replay))
         # Randomization first (it places distractors and sets dynamics), then the task's poses and goal,
         # so that a task can place its objects clear of the distractors.
         params = self.session.reset(seed, replay)

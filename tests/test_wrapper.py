@@ -270,29 +270,11 @@ def test_env_without_a_client_raises_scene_error_naming_client_id():
 
 
 # -- gymnasium's checker --------------------------------------------------------------------------
-class SeededTaskReset(gym.Wrapper[Any, Any, Any, Any], gym.utils.RecordConstructorArgs):
-    """Seeds panda-gym's unseeded resets from the last seed.
-
-    panda-gym re-seeds its task from OS entropy on ``reset()`` without a seed, so the bare env fails
-    ``check_env``'s "reset(seed=123) then reset()" determinism check on its own; this keeps that check
-    meaningful for the wrapper above it.
-    """
-
-    def __init__(self, env: gym.Env[Any, Any]) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self)
-        gym.Wrapper.__init__(self, env)
-        self._seeds = np.random.default_rng(0)
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        if seed is not None:
-            self._seeds = np.random.default_rng(seed)
-            return self.env.reset(seed=seed, options=options)
-        return self.env.reset(seed=int(self._seeds.integers(2**31)), options=options)
-
-
 @pytest.mark.parametrize("obs_type", [None, "rgb", "state+rgbd"])
 def test_gymnasium_check_env_passes(obs_type):
-    env = DomainRandomization(SeededTaskReset(gym.make(ENV_ID)), "full", obs_type=obs_type, image_size=SIZE)
+    # On one of dr_sim's tasks: panda-gym's own steps depend on the episodes before (the same seed and action
+    # after another history give other observations), so the checker's determinism test fails on it bare.
+    env = DomainRandomization(gym.make("dr_sim/PuckPush-v0"), "full", obs_type=obs_type, image_size=SIZE)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*different from the unwrapped version.*")
