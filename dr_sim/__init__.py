@@ -4,6 +4,11 @@
 ``dr_sim.DomainRandomization(env, "full")``.
 """
 
+from dr_sim.native_output import quiet_native_stderr
+
+with quiet_native_stderr():
+    import pybullet  # noqa: F401  (PyBullet prints its build time when first imported: once, silently, here)
+
 from dr_sim.config import PRESETS, DRConfig, load_config
 from dr_sim.errors import ConfigError, DrSimError, SceneError
 from dr_sim.registration import ENV_IDS, register_envs

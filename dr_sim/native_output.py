@@ -1,7 +1,8 @@
-"""What native code (PyBullet, its plugins) prints on file descriptor 1: silence it, or capture it.
+"""What native code (PyBullet, its plugins) prints on file descriptors 1 and 2: silence it, or capture it.
 
-PyBullet prints its build time on import and panda-gym's connection options on connect; both would
-corrupt machine-readable output such as ``dr-sim bench --json``. The EGL plugin names its driver there.
+PyBullet prints its build time on import (on stderr) and its connection options on connect (``argv[0]=``,
+on stdout); both would clutter a terminal and corrupt machine-readable output such as
+``dr-sim bench --json``. The EGL plugin names its driver on stdout.
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from typing import IO, Any
 def quiet_native_stdout() -> Iterator[None]:
     """Silence what native code prints on file descriptor 1 inside the block."""
     with open(os.devnull, "wb") as devnull, _redirected(devnull):
+        yield
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native code prints on file descriptor 2 inside the block (PyBullet's import banner)."""
+    with open(os.devnull, "wb") as devnull, _redirected(devnull, 2):
         yield
 
 
@@ -41,23 +49,25 @@ def captured_native_stdout() -> Iterator[Printed]:
 
 
 @contextmanager
-def _redirected(target: IO[bytes]) -> Iterator[None]:
-    """File descriptor 1 points at ``target`` inside the block (nothing happens without a real stdout)."""
-    sys.stdout.flush()
+def _redirected(target: IO[bytes], fd: int = 1) -> Iterator[None]:
+    """File descriptor ``fd`` (1: stdout, 2: stderr) points at ``target`` inside the block (nothing happens
+    without a real one)."""
+    stream = sys.stdout if fd == 1 else sys.stderr
+    stream.flush()
     try:
-        saved = os.dup(1)
-    except OSError:  # no real stdout (embedded interpreter): nothing to redirect
+        saved = os.dup(fd)
+    except OSError:  # no real stream (embedded interpreter): nothing to redirect
         yield
         return
     libc = _libc()
     try:
-        os.dup2(target.fileno(), 1)
+        os.dup2(target.fileno(), fd)
         yield
     finally:
         if libc is not None:
-            libc.fflush(None)  # C stdio buffers go to the target, not to the restored stdout
-        sys.stdout.flush()
-        os.dup2(saved, 1)
+            libc.fflush(None)  # C stdio buffers go to the target, not to the restored stream
+        stream.flush()
+        os.dup2(saved, fd)
         os.close(saved)
 
 

@@ -15,7 +15,6 @@ next episode. The parameters carry their ``step_seed``, so that replaying them r
 from __future__ import annotations
 
 import copy
-import warnings
 import weakref
 from typing import Any
 
@@ -30,6 +29,7 @@ from dr_sim.randomizers.textures import TexturePool
 from dr_sim.scene.camera import Camera, CameraState, Frame
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
+from dr_sim.user_warnings import warn
 
 OBS_TYPES = (None, "state", "rgb", "rgbd", "state+rgb", "state+rgbd")
 ENV_CHANGE_CHECKS = 3  # resets after binding on which the env's own changes to dynamics are looked for
@@ -245,13 +245,11 @@ class RandomizationSession:
             self._warned.update(bodies)
             return
         self._warned.update(bodies)
-        warnings.warn(
+        warn(
             f"the env changes dynamics itself between resets (bodies: {', '.join(bodies)}): those draws are not "
             "seeded by dr_sim, so a seed no longer fixes the episode's dynamics (and where the env rebuilds its "
             "world, dr_sim's scales apply to the env's draws); switch the env's own randomization off "
             "(pybullet_envs' Minitaur: env_randomizer=None) and randomize through dr_sim's config instead",
-            RuntimeWarning,
-            stacklevel=4,
         )
 
     def transmit(self, action: Any) -> Any:

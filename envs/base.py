@@ -27,7 +27,6 @@ Units: metres, seconds, radians. The table top is the plane z = 0; the workspace
 from __future__ import annotations
 
 import inspect
-import warnings
 import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -43,9 +42,11 @@ from dr_sim.config import ConfigSource, DRConfig, load_config
 from dr_sim.config.schema import CameraSpec
 from dr_sim.envs.robots import Arm
 from dr_sim.errors import ConfigError, did_you_mean
+from dr_sim.native_output import quiet_native_stdout
 from dr_sim.scene import egl
 from dr_sim.scene.camera import Camera, CameraState
 from dr_sim.session import RandomizationSession
+from dr_sim.user_warnings import warn
 
 REWARD_TYPES = ("dense", "sparse")
 TABLE_HEIGHT = 0.625  # m, the table URDF's top above its base
@@ -115,7 +116,8 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         self.render_mode = render_mode
         self.dt = self.timestep * self.substeps  # s per control step
         config = load_config("none" if randomization is None else randomization)  # read and validated once
-        self.physics_client = BulletClient(connection_mode=p.DIRECT)
+        with quiet_native_stdout():  # PyBullet prints its connection options (argv[0]=) on connect
+            self.physics_client = BulletClient(connection_mode=p.DIRECT)
         client = self.physics_client
         self.renderer = self._choose_renderer(renderer, config, image_size)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
@@ -158,7 +160,7 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
             self.physics_client.disconnect()
             raise
         if renderer == "egl" and choice.renderer != "egl":
-            warnings.warn(f"renderer='egl' falls back to TinyRenderer: {choice.reason}", RuntimeWarning, stacklevel=3)
+            warn(f"renderer='egl' falls back to TinyRenderer: {choice.reason}")
         # An env dropped without close() must not keep the plugin's one client per process.
         self._release_egl = weakref.finalize(self, egl.release, client_id) if choice.renderer == "egl" else None
         return choice.renderer

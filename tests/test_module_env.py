@@ -249,8 +249,11 @@ def test_presets_leave_out_with_a_warning_what_cannot_act_on_an_env() -> None:
     the action noise and latency are left out, one warning says why, and the rest is randomized."""
     env = StoredClientEnv("client", bullet=False)  # no 'dt' attribute
     env.action_space = spaces.Discrete(3)
-    with pytest.warns(RuntimeWarning, match=r"actuation: left out, action noise and latency need a Box action space"):
+    with pytest.warns(
+        RuntimeWarning, match=r"^actuation\.action_noise_std, .*: left out, action noise and latency need a Box action"
+    ) as caught:
         wrapper = DomainRandomization(env, "physics")
+    assert caught[0].filename == __file__  # filed at the line that wrapped the env, not inside dr_sim
     try:
         _, info = wrapper.reset(seed=0)
         wrapper.step(2)

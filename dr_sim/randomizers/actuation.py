@@ -9,7 +9,6 @@ clipped to the action space.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from typing import Any
 
@@ -21,6 +20,7 @@ from dr_sim.errors import ConfigError
 from dr_sim.randomizers.base import Params, Randomizer, Term, resolve
 from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
+from dr_sim.user_warnings import warn
 
 _FIELDS = {
     "action_noise_std": 0.0,
@@ -55,7 +55,8 @@ class ActuationRandomizer(Randomizer):
             reason = next(iter(unusable.values()))
             raise ConfigError(f"actuation: {reason} (or set actuation.required: false to leave such parts out)")
         if unusable:
-            warnings.warn(f"actuation: left out, {'; '.join(unusable.values())}", RuntimeWarning, stacklevel=2)
+            left_out = ", ".join(f"actuation.{field}" for field in unusable)
+            warn(f"{left_out}: left out, {'; '.join(dict.fromkeys(unusable.values()))}")
         #: The fields this env is randomized in: the configured ones that can act on it.
         self.fields = [f for f in _FIELDS if getattr(config, f) is not None and f not in unusable]
         if (config.gain_scale or config.force_scale) is not None and motors is None:

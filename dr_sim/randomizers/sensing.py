@@ -9,7 +9,6 @@ Bias and noise std are drawn per episode in the units of each entry; noise is dr
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from dr_sim.config.schema import SensingConfig
 from dr_sim.errors import ConfigError
 from dr_sim.randomizers.base import Params, Randomizer, Term
 from dr_sim.scene.scene import Scene
+from dr_sim.user_warnings import warn
 
 BOX_KEY = "observation"
 
@@ -60,7 +60,7 @@ class SensingRandomizer(Randomizer):
             why = f"the observation space {observation_space} has no float Box entry to corrupt"
             if config.required:
                 raise ConfigError(f"sensing: {why} (or set sensing.required: false to leave sensing out)")
-            warnings.warn(f"sensing: left out, {why}", RuntimeWarning, stacklevel=2)
+            warn(f"sensing: left out, {why}")
 
     def bind(self, scene: Scene) -> None:
         zeros = {key: np.zeros(space.shape) for key, space in self.entries.items()}
