@@ -1,6 +1,9 @@
 """Command-line plumbing shared by ``dr-sim`` and the ``python -m`` entry points: argparse types, a parser
 whose errors become one line, and the runner that turns every expected failure into
-``dr-sim: error: <message>`` on stderr with exit code 2, never a traceback."""
+``dr-sim: error: <message>`` on stderr with exit code 2, never a traceback.
+
+Expected failures are a bad argument, a ``DrSimError`` and an ``OSError`` (a file or folder that cannot be
+read or written: an ``--out`` under a file, a read-only folder, a full disk), which names its path."""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ from dr_sim.errors import DrSimError
 PROG = "dr-sim"
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
+#: The largest image side (px) the commands render: far larger images make PyBullet's renderer abort the
+#: whole process (``std::bad_alloc``) instead of raising an error.
+MAX_IMAGE_SIZE = 4096
 RESUME_HINT = "interrupted; rerun the same command to resume"
 
 
@@ -53,6 +59,24 @@ def non_negative_int(text: str) -> int:
     return _int_at_least(text, 0, "non-negative")
 
 
+def image_size(text: str) -> int:
+    """argparse type: an image side in pixels, 1 to ``MAX_IMAGE_SIZE``."""
+    value = positive_int(text)
+    if value > MAX_IMAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"at most {MAX_IMAGE_SIZE} px, got {value}")
+    return value
+
+
+def os_error_message(error: OSError) -> str:
+    """One line for a file system error: what went wrong and the path it concerns."""
+    reason = error.strerror or str(error) or type(error).__name__
+    paths = [str(path) for path in (error.filename, error.filename2) if path is not None]
+    if not paths:
+        return f"{reason} ({type(error).__name__})"
+    shown = " -> ".join(repr(path) for path in paths)
+    return f"{reason}: {shown} (check the path and its permissions)"
+
+
 def fail(message: str) -> int:
     """Print ``dr-sim: error: <message>`` (one line) on stderr and return the exit code 2."""
     line = " ".join(str(message).split())  # one line, whatever the message held
@@ -68,6 +92,8 @@ def guarded(command: Callable[[], int], help_hint: str, interrupted: str = "inte
         return fail(f"{error} (see '{help_hint} --help')")
     except DrSimError as error:
         return fail(str(error))
+    except OSError as error:
+        return fail(os_error_message(error))
     except KeyboardInterrupt:
         print(f"{PROG}: {interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED

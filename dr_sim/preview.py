@@ -6,7 +6,10 @@ it ``n`` times (``reset(seed=seed + i)``), renders each episode's randomized cam
 - ``--out``: a contact sheet, a grid of the ``n`` images (PNG);
 - ``<out stem>_params.png``: histograms of the scalar sampled parameters with the most variance.
 
-Both files are written atomically (a temporary file in the same folder, then ``os.replace``).
+Both files are written atomically (a temporary file in the same folder, then ``os.replace``). Before the
+env is built, the memory the config implies (texture pools, distractor bank, render buffers and the
+images kept for the sheet) is estimated, printed, and refused above the limit of ``dr_sim.memory``
+(``DR_SIM_MEMORY_LIMIT_MB``). Images are at most ``MAX_IMAGE_SIZE`` (4096) px a side.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from dr_sim.arguments import positive_int
+from dr_sim.arguments import MAX_IMAGE_SIZE, image_size, non_negative_int, positive_int
 from dr_sim.config import load_config
 from dr_sim.env_ids import FALLBACK_ENV, PANDA_GYM_ENV, make_env
 from dr_sim.errors import DrSimError
 from dr_sim.extras import require
 from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
+from dr_sim.memory import Estimate, check_memory, randomization_estimate, render_estimate
 from dr_sim.param_records import flatten_params
 from dr_sim.randomizers.textures import TexturePool
 from dr_sim.wrapper import DomainRandomization
@@ -106,7 +110,8 @@ def preview(
         columns: tiles per row of the sheet; default ``ceil(sqrt(n))``.
 
     Returns:
-        a summary: paths, image count, parameter counts, texture-pool memory (bytes), seconds.
+        a summary: paths, image count, parameter counts, texture-pool memory (bytes), the memory estimate
+        (``memory``: bytes, ``memory_described``: text), seconds.
     """
     start = time.perf_counter()
     out = Path(out)
@@ -114,10 +119,13 @@ def preview(
         raise DrSimError(f"--out must be a .png file, got {str(out)!r}")
     if n <= 0:
         raise DrSimError(f"-n must be a positive number of images, got {n}")
-    if image_size <= 0:
-        raise DrSimError(f"--image-size must be a positive number of pixels, got {image_size}")
+    if not 0 < image_size <= MAX_IMAGE_SIZE:
+        raise DrSimError(f"--image-size must be 1 to {MAX_IMAGE_SIZE} pixels, got {image_size}")
+    if seed < 0:
+        raise DrSimError(f"--seed must be a non-negative integer, got {seed}")
     require("matplotlib", PURPOSE)  # the histograms need it: fail before rendering, not after
     config = load_config(randomization)  # fails fast, before any env is built
+    memory = check_memory(estimate_memory(config, n, image_size), "preview")
     env = make_env(env_id)
     try:
         wrapped = DomainRandomization(env, config, obs_type=None, image_size=image_size)
@@ -149,8 +157,21 @@ def preview(
         "plotted": shown,
         "rest": rest,
         "texture_pool_bytes": pool_bytes,
+        "memory": memory.total,
+        "memory_described": memory.describe(),
         "seconds": time.perf_counter() - start,
     }
+
+
+def estimate_memory(config: Any, n: int, image_size: int) -> Estimate:
+    """What ``preview`` allocates: the env's randomization (texture pools, distractor bank), the render
+    buffers, the ``n`` images kept and the contact sheet with its PNG."""
+    images = n * image_size * image_size * 3
+    return (
+        randomization_estimate(config)
+        + render_estimate(image_size)
+        + Estimate(((f"{n} images and their contact sheet", 3 * images),))
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -162,9 +183,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--env", default=None, help=f"Gymnasium id or module:id (default {PANDA_GYM_ENV} or {FALLBACK_ENV})"
     )
     parser.add_argument(
-        "--image-size", type=positive_int, default=96, help="image width and height, pixels (default 96)"
+        "--image-size",
+        type=image_size,
+        default=96,
+        help=f"image width and height, pixels, at most {MAX_IMAGE_SIZE} (default 96)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="episode i is reset with seed + i (default 0)")
     parser.add_argument("--columns", type=positive_int, default=None, help="tiles per row (default: square grid)")
 
 
@@ -190,5 +214,6 @@ def run(args: argparse.Namespace) -> int:
             f"{_summarise_rest(summary['rest'])}"
         )
     print(f"texture pool memory: {summary['texture_pool_bytes'] / 2**20:.1f} MiB")
+    print(f"estimated memory: {summary['memory_described']}")
     print(f"took {summary['seconds']:.1f} s")
     return 0

@@ -1,4 +1,5 @@
-"""A run cache keyed by a hash of what a result depends on (used by studies and policy suites).
+"""A run cache keyed by a hash of what a result depends on (used by studies and policy suites), and how two
+sets of settings differ (``differing_keys``, ``describe_difference``: what a refusal to overwrite names).
 
 ``RunCache(root).run(name, settings, compute)`` keeps each result in ``root/<name>-<hash>/``, where
 ``hash`` is the SHA-256 (first 12 hex digits) of the settings as canonical JSON. A rerun with the same
@@ -61,3 +62,28 @@ class RunCache:
         result = compute(folder)
         write_atomically(folder / RESULT_FILE, (json.dumps(result, indent=1) + "\n").encode())
         return result, True
+
+
+def differing_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two JSON values differ (``config.seed``, ``config.randomization.camera``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            keys += differing_keys(old.get(key), new.get(key), f"{prefix}.{key}" if prefix else str(key))
+        return keys
+    return [] if old == new else [prefix or "(root)"]
+
+
+def describe_difference(key: str, old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``key: <old value> there, <new value> asked`` of a dotted key of ``differing_keys`` (the key alone
+    when either value is a mapping or a list)."""
+
+    def get(data: Any) -> Any:
+        for part in key.split("."):
+            data = data.get(part) if isinstance(data, dict) else None
+        return data
+
+    before, after = get(old), get(new)
+    if isinstance(before, dict | list) or isinstance(after, dict | list):
+        return key
+    return f"{key}: {before!r} there, {after!r} asked"

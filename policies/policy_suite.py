@@ -85,7 +85,8 @@ class PolicySuite:
         """Policy ``name``'s run folder, trained now unless a finished run of the same settings exists."""
         settings = self.settings(name)
         folder = self.cache.folder(name, settings)
-        config = self.config(name, folder / RUN)
+        # Its folder is its settings': an interrupted training there resumes from its last checkpoint.
+        config = self.config(name, folder / RUN).model_copy(update={"resume": True})
 
         def fit(folder: Path) -> dict[str, Any]:
             run = train(config, self.log, progress=True)

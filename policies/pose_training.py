@@ -33,6 +33,11 @@
 The run folder gets ``model.pt`` (weights, target normalisation, the config) and ``metrics.json``
 (per-epoch loss and validation error, wall times, training images/s, and the ``eval`` scores).
 
+A run folder is never overwritten by another run (``check_run_folder``): training into a folder whose
+``model.pt`` was trained with other settings (anything but ``out``), or that holds an RL run
+(``config.yaml``), is refused with one ``ConfigError`` naming the first difference. A finished run of the
+same settings (``model.pt`` and ``metrics.json``) is left as it is: training again is a no-op.
+
 ``dr-sim evaluate RUN --data DIR [--data NAME=DIR ...]`` scores a run on data sets: the error is the
 distance on the table plane between the predicted and the true (x, y) of the target, in cm, over all
 images, over those where no distractor is visible (``object_only``) and those with at least one
@@ -55,6 +60,7 @@ import torch
 from pydantic import Field, model_validator
 
 from dr_sim.config.loader import read_yaml_mapping, validated
+from dr_sim.config.overrides import read_with_overrides
 from dr_sim.config.params import StrictModel
 from dr_sim.datasets.generate import generate
 from dr_sim.datasets.render_spec import RenderSpec
@@ -71,10 +77,12 @@ from dr_sim.policies.pose_net import (
     predict_xy,
     save_checkpoint,
 )
+from dr_sim.run_cache import describe_difference, differing_keys
 
 KINDS = ("pose",)
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+RL_CONFIG = "config.yaml"  # what an RL run folder holds (dr_sim.policies.rl_training)
 SUBSETS = ("all", "object_only", "with_distractors")
 DISTRACTOR_CATEGORY = 2  # dr_sim.datasets.shards.DISTRACTOR
 Log = Callable[[str], None]
@@ -405,10 +413,43 @@ def _subset(data: PoseData, index: np.ndarray) -> PoseData:
     return PoseData(data.images[rows], data.xy[index], data.distractors[index], data.target_pixels[index], mask, marks)
 
 
+def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What makes a run: the config without ``out`` and without the image size the data decides."""
+    settings = {key: value for key, value in config.items() if key != "out"}
+    settings["model"] = {key: value for key, value in dict(settings.get("model") or {}).items() if key != "image_size"}
+    return settings
+
+
+def check_run_folder(config: PoseTrainConfig, run: Path) -> bool:
+    """Whether ``run`` holds a finished run of ``config``'s settings (nothing to train); ``False`` for a new
+    folder or one with no model yet. One ``ConfigError`` when it holds another run, which is never touched."""
+    if (run / RL_CONFIG).exists():
+        raise ConfigError(f"{run} holds an RL run ({RL_CONFIG}), not a pose run; use another --out (or 'out')")
+    if not (run / MODEL_FILE).exists():
+        return False
+    _, _, stored = load_checkpoint(run / MODEL_FILE)
+    before, after = _settings(stored), _settings(config.model_dump(mode="json"))
+    if "image_size" in config.model.model_fields_set:  # asked for explicitly: it must be the model's
+        before["model"]["image_size"] = (stored.get("model") or {}).get("image_size")
+        after["model"]["image_size"] = config.model.image_size
+    keys = differing_keys(before, after)
+    if keys:
+        raise ConfigError(
+            f"{run} holds a pose model trained with other settings ({describe_difference(keys[0], before, after)}"
+            f"{f' and {len(keys) - 1} more' if len(keys) > 1 else ''}); use another --out (or 'out') for a new run"
+        )
+    return (run / METRICS_FILE).is_file()
+
+
 def train(source: ConfigInput, log: Log | None = None) -> Path:
-    """Train a pose model as the config says; returns the run folder (``model.pt``, ``metrics.json``)."""
+    """Train a pose model as the config says; returns the run folder (``model.pt``, ``metrics.json``).
+    A finished run of the same settings in the folder is returned as it is; another run is refused."""
     config = load_train_config(source)
     run = Path(config.out)
+    if check_run_folder(config, run):
+        if log is not None:
+            log(f"{run} holds a finished pose run of these settings; nothing to train")
+        return run
     run.mkdir(parents=True, exist_ok=True)
     data_path, generate_seconds = ensure_data(config.data, run / "data", log)
     landmarks = config.landmarks if config.landmark_weight > 0 else []
@@ -462,7 +503,7 @@ def format_scores(scores: Mapping[str, Mapping[str, Any]]) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``dr-sim train CONFIG``: train, print the run folder and its validation error."""
-    data = read_yaml_mapping(args.config, "training config")
+    data = read_with_overrides(args.config, getattr(args, "settings", ()), "training config")
     kind = config_kind(data)
     if kind not in KINDS:
         raise ConfigError(f"{args.config}: kind {kind!r} is not supported; allowed: {', '.join(KINDS)}")

@@ -12,6 +12,13 @@ succeeds when ``info["is_success"]`` holds at its last step. Per domain: the suc
 ``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` (success per domain with the interval as
 error bars).
 
+Evaluations accumulate, never overwrite one another: ``evaluation.json`` holds ``{"run", "entries":
+[...]}``, one entry per (domain, episodes, seed, model): the domain's label and the hash of its
+randomization, the episode count and first seed, the SHA-256 (first 12 hex digits) of the model file
+evaluated, and ``DomainResult.as_dict()``. A later call adds its entries and replaces only those with the
+same key (an identical re-evaluation); ``evaluation.md`` and ``evaluation.png`` show every entry. An
+``evaluation.json`` of the earlier format (one call's ``domains``) is read as entries of an unknown model.
+
 ``--audit``: success against each dynamics parameter of ``AUDIT`` (puck mass and friction, pusher link
 masses, motor gains and force limits, latency), one at a time, pinned to a constant in an otherwise
 nominal scene, at ``AUDIT_POINTS`` values spread geometrically from half the low end to twice the high
@@ -27,6 +34,7 @@ reset with the same seed wherever it runs, so the numbers equal a one-process ru
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import math
@@ -40,12 +48,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from dr_sim.arguments import positive_int
 from dr_sim.backends import Backend, add_backend_arguments, backend_from_args, run_units
 from dr_sim.config import PRESETS, preset_dict, shift_names, shift_path
 from dr_sim.errors import ConfigError, did_you_mean
 from dr_sim.extras import require
+from dr_sim.file_io import write_atomically
 from dr_sim.policies.rl_config import OFF_POLICY, RLConfig, algo_class, expand_randomization
 from dr_sim.policies.rl_training import (
     CHECKPOINTS,
@@ -115,6 +125,13 @@ class SavedPolicy:
     model: bytes
     normalize: bytes | None
     run: str
+
+    @property
+    def model_hash(self) -> str:
+        """The first 12 hex digits of the SHA-256 of the model file (and its normalization): which policy."""
+        digest = hashlib.sha256(self.model)
+        digest.update(self.normalize or b"")
+        return digest.hexdigest()[:12]
 
     @classmethod
     def read(cls, run: str | Path) -> SavedPolicy:
@@ -256,10 +273,12 @@ def sweep(
     *,
     workers: int = 1,
     backend: Backend | None = None,
+    saved: SavedPolicy | None = None,
 ) -> list[DomainResult]:
     """``n`` episodes of the run's policy in each (label, randomization) domain, in chunks of
-    ``CHUNK_EPISODES`` on ``workers`` workers of ``backend``; one ``DomainResult`` per domain, in order."""
-    saved = SavedPolicy.read(run)
+    ``CHUNK_EPISODES`` on ``workers`` workers of ``backend``; one ``DomainResult`` per domain, in order.
+    ``saved``: the run's policy, read already."""
+    saved = saved or SavedPolicy.read(run)
     chunks = [
         Chunk(k, label, randomization, start, min(n, start + CHUNK_EPISODES), seed)
         for k, (label, randomization) in enumerate(domains)
@@ -286,19 +305,29 @@ def evaluate(
     """Success (Wilson 95% interval) and mean return of a run's final policy per domain, its episodes run
     by ``workers`` workers of ``backend`` (default: this process).
 
-    Returns ``{"run", "episodes", "seed", "domains": {label: DomainResult.as_dict()}}``.
+    Returns ``{"run", "episodes", "seed", "model" (hash of the model evaluated), "domains": {label:
+    DomainResult.as_dict()}, "domain_hashes": {label: hash of its randomization}}``.
     """
     if n <= 0:
         raise ConfigError(f"the number of episodes must be positive, got {n}")
     config = load_run_config(run)
     resolved = [resolve_domain(name, config) for name in domains]  # every bad name before any episode
-    results = sweep(run, resolved, n, seed, workers=workers, backend=backend)
+    saved = SavedPolicy.read(run)
+    results = sweep(run, resolved, n, seed, workers=workers, backend=backend, saved=saved)
     return {
         "run": str(run),
         "episodes": n,
         "seed": seed,
+        "model": saved.model_hash,
         "domains": {label: result.as_dict() for (label, _), result in zip(resolved, results, strict=True)},
+        "domain_hashes": {label: domain_hash(randomization) for label, randomization in resolved},
     }
+
+
+def domain_hash(randomization: Mapping[str, Any] | None) -> str:
+    """The first 12 hex digits of the SHA-256 of a domain's randomization as canonical JSON."""
+    text = json.dumps(randomization, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 # -- reports ------------------------------------------------------------------------------------------
@@ -355,11 +384,100 @@ def plot_success(by_policy: Mapping[str, Mapping[str, Mapping[str, Any]]], path:
     return path
 
 
-def write_evaluation(results: Mapping[str, Any], run: Path) -> None:
-    """``evaluation.json``, ``evaluation.md`` and ``evaluation.png`` in the run folder."""
-    (run / f"{EVALUATION_FILE}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (run / f"{EVALUATION_FILE}.md").write_text(format_table(results))
-    plot_success({run.name: results["domains"]}, run / f"{EVALUATION_FILE}.png", f"{run.name}: success per domain")
+ENTRY_KEY = ("domain", "domain_hash", "episodes", "seed", "model")  # what makes two entries the same evaluation
+
+
+def evaluation_entries(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entries of one ``evaluate`` call: one per domain, keyed by ``ENTRY_KEY``."""
+    hashes = results.get("domain_hashes") or {}
+    return [
+        {
+            "domain": label,
+            "domain_hash": hashes.get(label),
+            "episodes": results["episodes"],
+            "seed": results["seed"],
+            "model": results.get("model"),
+            **row,
+        }
+        for label, row in results["domains"].items()
+    ]
+
+
+def read_evaluations(run: Path) -> list[dict[str, Any]]:
+    """The entries of a run's ``evaluation.json`` (none when there is none); the earlier one-call format
+    is read as entries of an unknown model. One ``ConfigError`` when the file is not readable as either."""
+    path = run / f"{EVALUATION_FILE}.json"
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(
+            f"{str(path)!r} is not valid JSON ({error}); move it away to start the run's evaluations afresh"
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("entries"), list):
+        return [dict(entry) for entry in data["entries"] if isinstance(entry, dict)]
+    if isinstance(data, dict) and isinstance(data.get("domains"), dict) and "episodes" in data:
+        return evaluation_entries({**data, "seed": data.get("seed", EVAL_SEED)})
+    raise ConfigError(f"{str(path)!r} is not an evaluation of dr-sim evaluate; move it away to start afresh")
+
+
+def merge_entries(old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``old`` with each entry of ``new`` in place of the one of the same key, the others appended."""
+
+    def key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(entry.get(name) for name in ENTRY_KEY)
+
+    merged = {key(entry): dict(entry) for entry in old}
+    for entry in new:
+        merged[key(entry)] = dict(entry)
+    return list(merged.values())
+
+
+def entry_labels(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A unique label per entry: the domain, with its episodes and seed, its randomization's hash and the
+    model when other entries of the same domain differ in them."""
+    labels = []
+    for entry in entries:
+        same = [other for other in entries if other["domain"] == entry["domain"]]
+        label = entry["domain"]
+        if len({(other["episodes"], other["seed"]) for other in same}) > 1:
+            label += f" (n={entry['episodes']}, seed={entry['seed']})"
+        if len({other.get("domain_hash") for other in same}) > 1:
+            label += f" [{entry.get('domain_hash') or '?'}]"
+        if len({other.get("model") for other in entries}) > 1:
+            label += f" @{entry.get('model') or 'unknown model'}"
+        labels.append(label)
+    return labels
+
+
+def format_entries(entries: Sequence[Mapping[str, Any]]) -> str:
+    """A markdown table of every evaluation entry of a run: domain, success [95% CI], mean return,
+    episodes, seed and the model evaluated."""
+    lines = [
+        "| domain | success [95% CI] | mean return | episodes | seed | model |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        lines.append(
+            f"| {entry['domain']} | {success_cell(entry)} | {entry['mean_return']:.2f} ± {entry['std_return']:.2f} "
+            f"| {entry['episodes']} | {entry['seed']} | {entry.get('model') or 'unknown'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_evaluation(results: Mapping[str, Any], run: Path) -> list[dict[str, Any]]:
+    """Add one ``evaluate`` call's results to the run's ``evaluation.json``, ``evaluation.md`` and
+    ``evaluation.png`` (see the module docstring): earlier entries are kept, an entry of the same key is
+    replaced. Returns every entry."""
+    with FileLock(run / f".{EVALUATION_FILE}.lock"):  # two evaluations at once each keep the other's entries
+        entries = merge_entries(read_evaluations(run), evaluation_entries(results))
+        document = {"run": str(run), "entries": entries}
+        write_atomically(run / f"{EVALUATION_FILE}.json", (json.dumps(document, indent=1) + "\n").encode())
+        write_atomically(run / f"{EVALUATION_FILE}.md", format_entries(entries).encode())
+        rows = dict(zip(entry_labels(entries), entries, strict=True))
+        plot_success({run.name: rows}, run / f"{EVALUATION_FILE}.png", f"{run.name}: success per domain")
+    return entries
 
 
 # -- sensitivity audit --------------------------------------------------------------------------------
@@ -556,7 +674,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     backend = backend_from_args(args)
     with backend.open(args.workers):  # one Ray connection for the evaluation and the audit
         results = evaluate(run, args.domains, args.episodes, workers=args.workers, backend=backend)
-        write_evaluation(results, run)
+        kept = write_evaluation(results, run)
         if args.audit:
             audited = audit(run, args.audit_episodes, workers=args.workers, backend=backend)
             (run / f"{AUDIT_FILE}.json").write_text(json.dumps(audited, indent=1) + "\n")
@@ -568,5 +686,5 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(format_table(results), end="")
         if args.audit:
             print(format_audit(results["audit"]))
-        print(f"(reports in {run})", file=sys.stderr)
+        print(f"(reports in {run}: {len(kept)} evaluation entries side by side)", file=sys.stderr)
     return 0

@@ -28,6 +28,16 @@ statistics and the ADR state of that checkpoint. The replay buffer of an off-pol
 refills for ``learning_starts`` steps before learning goes on. Env ``i`` restarts with seed
 ``seed + steps + i``, so the resumed part draws new episodes. The folder's config must match the new one
 in everything but ``total_timesteps`` and ``resume``.
+
+A run folder is never overwritten by another run (``check_run_folder``): training into a folder that
+holds a run of other settings (anything but ``resume`` and ``out``; ``total_timesteps`` too unless
+``resume: true``), or a pose run, is refused with one ``ConfigError`` naming the first difference. A
+finished run of the same settings is left as it is (training again is a no-op); an unfinished one with
+checkpoints needs ``resume: true`` (a folder with no checkpoint yet starts afresh).
+
+Before the envs are built the memory their randomization implies (texture pools, distractor bank; every
+env of a ``dummy`` vec env lives in this process) is estimated, logged and checked against the limit of
+``dr_sim.memory`` (``DR_SIM_MEMORY_LIMIT_MB``).
 """
 
 from __future__ import annotations
@@ -55,9 +65,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNorm
 
 from dr_sim.adr import AdrConfig, AdrController, AutomaticRandomization, Ranges
 from dr_sim.adr.callback import CHECKPOINT_PATTERN, AdrCallback, read_history
+from dr_sim.config import load_config
 from dr_sim.config.loader import read_yaml_mapping
+from dr_sim.config.overrides import read_with_overrides
 from dr_sim.env_ids import check_env_id, gym_id
 from dr_sim.errors import ConfigError
+from dr_sim.memory import Estimate, check_memory, randomization_estimate
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.param_records import flatten_params
 from dr_sim.policies.history import History
@@ -70,6 +83,7 @@ from dr_sim.policies.rl_config import (
     algo_kwargs,
     load_rl_config,
 )
+from dr_sim.run_cache import describe_difference, differing_keys
 from dr_sim.run_files import CONFIG_FILE, write_run_files
 from dr_sim.wrapper import DomainRandomization
 
@@ -79,6 +93,9 @@ FINAL_MODEL = "model_final.zip"
 FINAL_NORMALIZE = "model_vecnormalize_final.pkl"
 CHECKPOINT = re.compile(r"^model_(\d+)_steps\.zip$")
 EVAL_FOLDER = "eval"
+POSE_MODEL = "model.pt"  # what a pose run folder holds (dr_sim.policies.pose_training)
+#: Keys that never make two runs different: how to start and where the folder is.
+NOT_SETTINGS = ("resume", "out")
 EPISODE_PARAMS = "episode_randomization"  # info key of the finished episode's flattened parameters
 Log = Callable[[str], None]
 
@@ -341,17 +358,79 @@ def latest_checkpoint(run: Path) -> int | None:
     return max(found, default=None)
 
 
-def _check_resumable(config: RLConfig, run: Path) -> None:
-    """One ``ConfigError`` when the run folder was trained with other settings than ``config``."""
-    ignored = ("total_timesteps", "resume")
-    old = {key: value for key, value in resolved_config(load_run_config(run)).items() if key not in ignored}
-    new = {key: value for key, value in resolved_config(config).items() if key not in ignored}
-    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
-    if changed:
+def check_run_folder(config: RLConfig, run: Path) -> str:
+    """What training ``config`` into ``run`` does: ``"fresh"`` (a new folder, or one of these settings with
+    nothing trained yet), ``"resume"`` (continue its latest checkpoint) or ``"done"`` (a finished run of these
+    settings: nothing to do). One ``ConfigError`` when the folder holds another run, which is never touched."""
+    if (run / POSE_MODEL).exists():
         raise ConfigError(
-            f"resume: {run} was trained with other settings ({', '.join(changed)} differ); resume with its "
-            f"{CONFIG_FILE} (only total_timesteps may change) or choose another 'out'"
+            f"{run} holds a pose run ({POSE_MODEL}), not an RL run; use another --out (or 'out') for this run"
         )
+    if not (run / CONFIG_FILE).is_file():
+        return "fresh"
+    try:
+        old = load_run_config(run)
+    except ConfigError as error:
+        raise ConfigError(
+            f"{run} holds another kind of run ({error}); use another --out (or 'out') for this run"
+        ) from None
+    before = {key: value for key, value in resolved_config(old).items() if key not in NOT_SETTINGS}
+    after = {key: value for key, value in resolved_config(config).items() if key not in NOT_SETTINGS}
+    keys = [key for key in differing_keys(before, after) if key != "total_timesteps"]
+    if keys:
+        raise ConfigError(
+            f"{run} holds a run made with other settings ({describe_difference(keys[0], before, after)}"
+            f"{f' and {len(keys) - 1} more' if len(keys) > 1 else ''}); use another --out (or 'out') for a new "
+            f"run; resume: true only continues a run of the same settings"
+        )
+    if old.total_timesteps != config.total_timesteps:
+        if not config.resume:
+            raise ConfigError(
+                f"{run} holds a run of other settings (total_timesteps: {old.total_timesteps} there, "
+                f"{config.total_timesteps} asked); set resume: true to continue it to {config.total_timesteps:,} "
+                f"steps, or use another --out (or 'out') for a new run"
+            )
+        return "resume"
+    if finished(run, config.total_timesteps):
+        return "done"
+    steps = latest_checkpoint(run)
+    if config.resume:
+        return "resume"
+    if steps is not None:
+        raise ConfigError(
+            f"{run} holds an unfinished run of these settings (checkpoint at {steps:,} steps); set resume: true "
+            f"to continue it, or use another --out (or 'out') for a new run"
+        )
+    return "fresh"
+
+
+def finished(run: Path, total_timesteps: int) -> bool:
+    """Whether ``run`` holds a finished training of ``total_timesteps`` steps (its final model and summary)."""
+    try:
+        summary = json.loads((run / TRAINING_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        (run / CHECKPOINTS / FINAL_MODEL).is_file()
+        and isinstance(summary, dict)
+        and summary.get("total_timesteps") == total_timesteps
+        and int(summary.get("timesteps") or 0) >= total_timesteps
+    )
+
+
+def estimate_memory(config: RLConfig) -> Estimate:
+    """What this process allocates for the envs' randomization: every training env of a ``dummy`` vec env
+    (one of a ``subproc`` one is a worker process of its own, estimated alike) and the evaluation env."""
+    train_domain = (
+        Estimate() if config.randomization is None else randomization_estimate(load_config(config.randomization))
+    )
+    here = config.n_envs if config.vec_env == "dummy" or config.n_envs == 1 else 1
+    estimate = train_domain.times(here, f"{here} training env{'s' if here > 1 else ''}")
+    if config.eval_freq:
+        domain = config.randomization if config.eval_randomization == TRAIN else config.eval_randomization
+        if isinstance(domain, dict):
+            estimate += randomization_estimate(load_config(domain)).times(1, "evaluation env")
+    return estimate
 
 
 def resume_model(config: RLConfig, run: Path, steps: int, venv: Any) -> Any:
@@ -401,12 +480,18 @@ def train(
     check_env_id(config.env)
     torch.set_num_threads(config.threads)
     run = Path(config.out)
-    resumed = latest_checkpoint(run) if config.resume else None
-    if resumed is not None:
-        _check_resumable(config, run)
-        if resumed >= config.total_timesteps:
-            raise ConfigError(f"resume: {run} has reached {resumed:,} steps already; raise total_timesteps")
+    action = check_run_folder(config, run)
+    if action == "done":
+        if log:
+            log(f"{run} holds a finished run of these settings ({config.total_timesteps:,} steps); nothing to train")
+        return run
+    resumed = latest_checkpoint(run) if action == "resume" else None
+    if resumed is not None and resumed >= config.total_timesteps:
+        raise ConfigError(f"resume: {run} has reached {resumed:,} steps already; raise total_timesteps")
+    memory = check_memory(estimate_memory(config), f"training {config.algo} on {config.env}")
     (run / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    if log and memory.total:
+        log(f"estimated memory of the envs' randomization in this process: {memory.describe()}")
     write_run_files(resolved_config(config), run)
     venv = make_vec_env(config, seed=None if resumed is None else config.seed + resumed)
     try:
@@ -453,7 +538,7 @@ def train(
 # -- command line -------------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
     """Run ``dr-sim train CONFIG`` for a ``kind: rl`` config: train and print the run folder."""
-    data = read_yaml_mapping(args.config, "training config")
+    data = read_with_overrides(args.config, getattr(args, "settings", ()), "training config")
     if args.out is not None:
         data["out"] = args.out
     # Relative randomization paths are taken from the config's folder, as when loading the file itself.

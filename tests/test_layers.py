@@ -50,8 +50,10 @@ LAYERS: dict[str, int] = {
     "run_files": 0,
     "run_cache": 0,
     "worker_pool": 0,
+    "user_warnings": 0,
     # 1 the randomization config
     "config": 1,
+    "memory": 1,  # what a config allocates, checked before allocating
     # 2 the scene and its structure
     "scene": 2,
     "structure": 2,

@@ -6,7 +6,7 @@ A YAML file (or a dict) with these keys, all optional::
     env_kwargs: {}               # constructor arguments of the env
     randomization: visual        # anything dr_sim.load_config accepts; a relative YAML path is
                                  # resolved against the folder of this config file
-    image_size: 64               # px, width and height
+    image_size: 64               # px, width and height (at most 4096)
     seed: 0                      # image i is rendered from seed_for(seed, i)
     shard_size: 256              # images per shard file
     objects: [object]            # bodies to label first (category 1, "target")
@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from dr_sim.arguments import MAX_IMAGE_SIZE
 from dr_sim.config import load_config
 from dr_sim.config.loader import PRESETS, format_validation_error
 from dr_sim.config.params import StrictModel
@@ -43,7 +44,7 @@ class GeneratorConfig(StrictModel):
     env: str = DEFAULT_ENV
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     randomization: str | dict[str, Any] = "visual"
-    image_size: int = Field(default=64, gt=0, le=4096)
+    image_size: int = Field(default=64, gt=0, le=MAX_IMAGE_SIZE)
     seed: int = Field(default=0, ge=0)
     shard_size: int = Field(default=256, gt=0)
     objects: list[str] = Field(default_factory=lambda: ["object"], min_length=1, max_length=MAX_INSTANCES)

@@ -13,7 +13,12 @@
   images/s (per shard with Ray).
 - Rerunning the same command resumes: complete shards (a shard file exists only once complete) are
   skipped. After Ctrl-C or ``kill -9`` only complete shards remain; the result of a resumed run equals
-  an uninterrupted one. Another config or ``-n`` into the same ``DIR`` is refused.
+  an uninterrupted one. Every shard file is first checked against its checksum in ``index.jsonl``: a
+  shard that is missing, truncated or altered is rendered again. Another config or ``-n`` into the same
+  ``DIR`` is refused.
+- Before any env is built the memory the config implies is estimated (``estimate_memory``: texture
+  pools, the distractor bank, the render buffers and a shard's images, per worker process) and printed
+  on stderr; above the limit (``dr_sim.memory``, ``DR_SIM_MEMORY_LIMIT_MB``) the run is refused.
 - ``manifest.jsonl`` is written from the shards at the end; ``--export coco`` then writes the COCO
   export (``dr_sim.datasets.coco``). On a complete ``DIR`` the same command only rewrites the manifest
   and exports, so this is also how to export an existing data set.
@@ -33,21 +38,24 @@ from typing import Any
 
 from dr_sim.arguments import positive_int, run_command
 from dr_sim.backends import Backend, add_backend_arguments, backend_from_args, run_units
+from dr_sim.config import load_config
 from dr_sim.datasets.coco import export_coco
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
 from dr_sim.datasets.pool import DatasetLock, Progress, ShardRenderer
 from dr_sim.datasets.shards import (
-    complete_shards,
+    LABEL_BYTES,
+    SHARD_BYTES_PER_PIXEL,
+    ShardIndex,
     make_meta,
     prepare_root,
     remove_stale_temporaries,
     shard_count,
-    shard_path,
+    shard_name,
     shard_range,
     write_manifest,
 )
 from dr_sim.errors import ConfigError
-from dr_sim.file_io import write_atomically
+from dr_sim.memory import Estimate, check_memory, mib, randomization_estimate, render_estimate
 
 EXPORTS = ("coco",)
 
@@ -77,9 +85,10 @@ def generate(
             and exports wait for a run that completes the set.
 
     Returns:
-        a summary: ``root``, ``images``, ``shards``, ``rendered``, ``skipped`` and ``retried`` shards (runs
-        repeated because a worker died), ``seconds``, ``images_per_s`` (of this run's rendering) and
-        ``written`` (name -> path).
+        a summary: ``root``, ``images``, ``shards``, ``rendered``, ``skipped``, ``repaired`` (shard files
+        that failed their checksum, rendered again) and ``retried`` shards (runs repeated because a worker
+        died), ``seconds``, ``images_per_s`` (of this run's rendering), ``written`` (name -> path) and
+        ``memory`` (the estimate per worker process, bytes, and ``workers``).
     """
     start = time.perf_counter()
     if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
@@ -99,18 +108,26 @@ def generate(
     outside = [shard for shard in order if not 0 <= shard < total]
     if outside:
         raise ConfigError(f"shard {outside[0]} does not exist; {count} images make shards 0..{total - 1}")
+    memory = check_memory(estimate_memory(settings, resolved["randomization"]), "each worker process of generate")
     backend = backend or Backend()
     with backend.open(workers):  # a Ray cluster that cannot be reached fails before any file
         renderer = ShardRenderer(resolved, count)  # one env here, so every config error shows before any file
         try:
             prepare_root(root, meta)
+            if progress:  # the folder is good: say what the run will take
+                total_memory = f"; {mib(memory.total * workers)} for {workers} workers" if workers > 1 else ""
+                print(
+                    f"generate: estimated memory per worker process {memory.describe()}{total_memory}", file=sys.stderr
+                )
             with DatasetLock(root):
                 prepare_root(root, meta)  # again under the lock: a run that started beside this one may have won
                 remove_stale_temporaries(root)
-                pending = [shard for shard in order if shard not in complete_shards(root, meta)]
-                bar = Progress(
-                    count, _images_in(complete_shards(root, meta), settings.shard_size, count), enabled=progress
-                )
+                index = ShardIndex(root)
+                complete, repaired = index.verify(meta)
+                if repaired and progress:
+                    print(f"generate: {_repaired_text(repaired)}; rendering them again", file=sys.stderr)
+                pending = [shard for shard in order if shard not in complete]
+                bar = Progress(count, _images_in(complete, settings.shard_size, count), enabled=progress)
                 finished, partial = bar.done, {}  # images of the shards written; shard -> images rendered of it
 
                 def on_tick(shard: int, images: int) -> None:
@@ -119,7 +136,8 @@ def generate(
 
                 def on_result(shard: int, data: bytes) -> None:
                     nonlocal finished
-                    write_atomically(shard_path(root, shard), data)  # recorded once: the file exists only complete
+                    index.write_shard(shard, data)  # the file exists only complete, then its checksum line
+                    complete.add(shard)
                     partial.pop(shard, None)
                     finished += len(shard_range(shard, settings.shard_size, count))
                     bar.update(finished + sum(partial.values()))
@@ -138,16 +156,15 @@ def generate(
                     )
                 except KeyboardInterrupt:
                     bar.update(bar.done, final=True)
-                    kept = len(complete_shards(root, meta))
+                    kept = len(complete)
                     print(
                         f"interrupted: {kept} of {total} shards complete; rerun the same command to resume",
                         file=sys.stderr,
                     )
                     raise
-                complete = complete_shards(root, meta)
                 bar.update(_images_in(complete, settings.shard_size, count), final=True)
                 rate = bar.rate()
-                written = _finish(root, meta, export) if len(complete) == total else {}
+                written = _finish(root, meta, export, index) if len(complete) == total else {}
         finally:
             renderer.close()
     return {
@@ -156,19 +173,46 @@ def generate(
         "shards": total,
         "rendered": len(pending),
         "skipped": len(order) - len(pending),
+        "repaired": len(repaired),
         "retried": retried,
         "seconds": time.perf_counter() - start,
         "images_per_s": rate,
         "written": written,
+        "memory": {
+            "per_process": memory.total,
+            "workers": workers,
+            "parts": dict(memory.parts),
+            "described": memory.describe(),
+        },
     }
+
+
+def estimate_memory(settings: GeneratorConfig, randomization: dict[str, Any]) -> Estimate:
+    """What one worker process of ``generate`` allocates for ``settings`` (its randomization given
+    resolved): the randomization's texture pools and distractor bank, the render buffers of one image and
+    the shard it builds (``shard_size`` images, their arrays, labels and encoded bytes)."""
+    pixels = settings.image_size * settings.image_size
+    shard = settings.shard_size * (pixels * SHARD_BYTES_PER_PIXEL + LABEL_BYTES)
+    return (
+        randomization_estimate(load_config(randomization))
+        + render_estimate(settings.image_size)
+        + Estimate(((f"a shard of {settings.shard_size} images", shard),))
+    )
+
+
+def _repaired_text(repaired: list[int]) -> str:
+    names = ", ".join(shard_name(shard) for shard in repaired[:3]) + (" ..." if len(repaired) > 3 else "")
+    return f"{len(repaired)} shard file(s) failed their checksum ({names})"
 
 
 def _images_in(shards: Iterable[int], shard_size: int, count: int) -> int:
     return sum(len(shard_range(shard, shard_size, count)) for shard in shards)
 
 
-def _finish(root: Path, meta: dict[str, Any], export: list[str]) -> dict[str, str]:
-    """The manifest, then the exports, of a complete data set; returns name -> path written."""
+def _finish(root: Path, meta: dict[str, Any], export: list[str], index: ShardIndex) -> dict[str, str]:
+    """The checksum index in shard order, the manifest, then the exports, of a complete data set; returns
+    name -> path written."""
+    index.compact(meta)
     written = {"manifest": str(write_manifest(root, meta))}
     if "coco" in export:
         written["coco"] = str(export_coco(root))
@@ -200,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     resumed = f", {summary['skipped']} were complete already" if summary["skipped"] else ""
+    repaired = summary["repaired"]
+    resumed += f", {repaired} failed their checksum and were rendered again" if repaired else ""
     retried = f", {summary['retried']} rendered again after a worker died" if summary["retried"] else ""
     rate = f", {summary['images_per_s']:.1f} images/s" if summary["rendered"] else ""
     print(
@@ -208,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for name, path in summary["written"].items():
         print(f"wrote {name}: {path}")
+    print(f"estimated memory per worker process: {summary['memory']['described']}")
     return 0
 
 

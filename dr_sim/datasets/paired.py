@@ -34,16 +34,15 @@ from dr_sim.datasets.config import ConfigInput, GeneratorConfig, load_generator_
 from dr_sim.datasets.pool import DatasetLock, Progress
 from dr_sim.datasets.shards import (
     Shard,
-    complete_shards,
+    ShardIndex,
     depth_to_mm,
+    encode_shard,
     make_meta,
     prepare_root,
     remove_stale_temporaries,
     shard_count,
-    shard_path,
     shard_range,
     write_manifest,
-    write_shard,
 )
 from dr_sim.datasets.source import ImageSource
 from dr_sim.errors import ConfigError
@@ -164,15 +163,17 @@ def generate_pairs(config: ConfigInput, out: str | Path, count: int, *, progress
             for look in LOOKS:
                 prepare_root(roots[look], metas[look])
                 remove_stale_temporaries(roots[look])
-            done = set.intersection(*(complete_shards(roots[look], metas[look]) for look in LOOKS))
+            indexes = {look: ShardIndex(roots[look]) for look in LOOKS}  # a shard failing its checksum is redone
+            done = set.intersection(*(indexes[look].verify(metas[look])[0] for look in LOOKS))
             pending = [shard for shard in range(total) if shard not in done]
             finished = sum(len(shard_range(shard, settings.shard_size, count)) for shard in done)
             bar = Progress(count, finished, enabled=progress)
             for shard in pending:
                 for look, data in source.shard_pair(shard, count, bar).items():
-                    write_shard(shard_path(roots[look], shard), data, compress=settings.compress)
+                    indexes[look].write_shard(shard, encode_shard(data, compress=settings.compress))
             bar.update(count, final=True)
             for look in LOOKS:
+                indexes[look].compact(metas[look])
                 write_manifest(roots[look], metas[look])
     finally:
         source.close()

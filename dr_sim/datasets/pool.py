@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from filelock import FileLock, Timeout
+
 from dr_sim.datasets.config import GeneratorConfig
 from dr_sim.datasets.shards import encode_shard
 from dr_sim.datasets.source import ImageSource
@@ -71,27 +73,21 @@ class ShardRenderer:
 
 
 class DatasetLock:
-    """Hold an exclusive lock on ``root/.lock`` (two runs into one folder would race); released when
-    the process ends, however it ends."""
+    """Hold an exclusive lock on ``root/.lock`` (two runs into one folder would race), through the
+    ``filelock`` package: released when the block ends or the process does, however it ends. A second
+    writer is refused at once with one line."""
 
     def __init__(self, root: Path) -> None:
         self.path = root / LOCK_FILE
-        self.handle: Any = None
+        self.lock = FileLock(self.path)
 
     def __enter__(self) -> None:
         try:
-            import fcntl
-        except ImportError:  # no advisory locks on this platform: run unguarded
-            return
-        self.handle = open(self.path, "a")  # held until __exit__
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.close()
+            self.lock.acquire(timeout=0)
+        except Timeout:
             raise DrSimError(
                 f"another dr-sim generate is writing {str(self.path.parent)!r}; wait for it to end"
             ) from None
 
     def __exit__(self, *_: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
+        self.lock.release()

@@ -4,6 +4,9 @@
 TinyRenderer's images, so every texture an episode may use is generated (seeded by ``pool_seed``) and
 loaded when the scene is built. Episodes pick pool indices and tint them with ``rgbaColor``, which
 TinyRenderer multiplies into the texture. ``memory_bytes`` is the resident memory the pool added.
+
+Before anything is generated the pool's memory is estimated (``pool_bytes``) and checked against the
+limit of ``dr_sim.memory`` (one ``ConfigError`` above it; ``DR_SIM_MEMORY_LIMIT_MB`` raises it).
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ import pybullet as p
 from dr_sim.config.schema import TextureConfig
 from dr_sim.errors import ConfigError
 from dr_sim.image_files import list_images
+from dr_sim.memory import Estimate, check_memory, mib, pool_bytes, pool_size
+from dr_sim.user_warnings import warn
+
+#: Pools whose estimate exceeds this are announced (a warning) before they are built: they take a while.
+ANNOUNCE_BYTES = 256 * 2**20
 
 
 def procedural_texture(family: str, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,6 +80,14 @@ class TexturePool:
         self.client_id = client_id
         self.config = config
         self.sources: list[str] = []
+        count = pool_size(config)
+        estimate = Estimate(((f"texture pool {count} x {config.resolution} px", pool_bytes(config)),))
+        check_memory(estimate, f"a texture pool of {count} textures of {config.resolution} px")  # before any texture
+        if estimate.total > ANNOUNCE_BYTES:
+            warn(
+                f"building a texture pool of {count} textures of {config.resolution} px: about {mib(estimate.total)} "
+                "and a while per env"
+            )
         rng = np.random.default_rng(config.pool_seed)
         before = resident_bytes()
         with tempfile.TemporaryDirectory(prefix="dr_sim_textures_") as folder:
