@@ -21,6 +21,7 @@ from typing import Any
 
 from dr_sim.arguments import PROG, make_parser
 from dr_sim.config.loader import read_yaml_mapping
+from dr_sim.config.overrides import read_with_overrides
 from dr_sim.errors import ConfigError
 from dr_sim.extras import require
 
@@ -67,11 +68,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl' or 'kind: pose'")
     parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="override a config key for this run (dotted path, YAML value, e.g. total_timesteps=2000); repeatable, "
+        "recorded in the run's config",
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """``dr-sim train CONFIG``: hand the config to its kind's trainer."""
-    kind = config_kind(read_yaml_mapping(args.config, "training config"), f"training config {args.config!r}")
+    """``dr-sim train CONFIG``: hand the config (with its ``--set`` overrides) to its kind's trainer."""
+    data = read_with_overrides(args.config, args.settings, "training config")
+    kind = config_kind(data, f"training config {args.config!r}")
     return int(kind_module(kind, TRAINERS[kind], "train").run_train(args))
 
 

@@ -9,8 +9,9 @@ files (``results.json``, ``results.md`` headed by the date, the machine and the 
 study's plots).
 """
 
+from dr_sim.config.overrides import apply_setting
 from dr_sim.run_cache import RunCache, settings_hash
-from studies.harness.cli import apply_setting, study_main
+from studies.harness.cli import study_main
 from studies.harness.report import Goal, Report, Table, cm_cell, goal_at_least, goal_at_most, success_cell
 from studies.harness.study import Point, Study
 

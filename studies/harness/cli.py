@@ -19,38 +19,11 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from dr_sim.arguments import RESUME_HINT, guarded, make_parser
 from dr_sim.config.loader import read_source, validated
-from dr_sim.errors import ConfigError
+from dr_sim.config.overrides import apply_setting
 from studies.harness.study import Study
-
-
-def apply_setting(data: dict[str, Any], assignment: str) -> dict[str, Any]:
-    """``data`` (changed in place and returned) with ``KEY=VALUE`` applied: ``KEY`` a dotted path of
-    mapping keys (missing mappings are created), ``VALUE`` parsed as YAML."""
-    key, sep, text = assignment.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set expects KEY=VALUE (e.g. training.epochs=2), got {assignment!r}")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--set {key}: {text!r} is not a YAML value ({error.__class__.__name__})") from None
-    parts = key.strip().split(".")
-    node = data
-    for depth, part in enumerate(parts[:-1]):
-        child = node.setdefault(part, {})
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            where = ".".join(parts[: depth + 1])
-            raise ConfigError(f"--set {key}: {where!r} holds a {type(child).__name__}, not a mapping of keys")
-        node = child
-    node[parts[-1]] = value
-    return data
 
 
 def study_main(study: type[Study], doc: str | None, argv: Sequence[str] | None = None) -> int:
