@@ -17,6 +17,8 @@ import numpy as np
 
 Value = float | list[float]
 _STANDARD_NORMAL = NormalDist()
+# How many std a normal draw may reach: numpy's standard normal never gets near it (P(|z| > 40) ~ 1e-350).
+_NORMAL_REACH = 40.0
 
 
 class DistributionError(ValueError):
@@ -45,6 +47,11 @@ def _normal_cdf(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
+def _bounds(low: Value, high: Value, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``low`` and ``high`` as float arrays of ``shape`` (a scalar bound broadcast to a vector's)."""
+    return np.broadcast_to(np.asarray(low, float), shape).copy(), np.broadcast_to(np.asarray(high, float), shape).copy()
+
+
 def _to_python(array: np.ndarray) -> Value:
     """Return a JSON-serialisable float or list of floats."""
     return float(array) if array.ndim == 0 else [float(x) for x in array]
@@ -65,8 +72,14 @@ class Distribution:
         raise NotImplementedError
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
-        """Smallest and largest value a draw can take (``-inf``/``inf`` when unbounded)."""
+        """Per component, the smallest and largest value a draw can take (``-inf``/``inf`` when unbounded),
+        both of the distribution's ``shape``: every draw lies in this box."""
         raise NotImplementedError
+
+    def atoms(self) -> np.ndarray | None:
+        """The finite set of values a draw can take, one per row (``constant``, ``choice``, a ``normal`` with
+        std 0), or ``None`` when there are infinitely many (then ``support`` bounds them)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,9 @@ class Constant(Distribution):
         value = np.asarray(self.value, dtype=np.float64)
         return value, value
 
+    def atoms(self) -> np.ndarray | None:
+        return np.asarray([self.value], dtype=np.float64)
+
 
 @dataclass(frozen=True)
 class Uniform(Distribution):
@@ -102,6 +118,13 @@ class Uniform(Distribution):
         _broadcast_shape(low=low, high=high)
         if np.any(low > high):
             raise DistributionError(f"low must be <= high, got low={self.low!r} > high={self.high!r}")
+        with np.errstate(over="ignore"):
+            span = high - low
+        if not np.all(np.isfinite(span)):
+            raise DistributionError(
+                f"high - low must be a finite number (draws are low + (high - low) u), got low={self.low!r}, "
+                f"high={self.high!r}"
+            )
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -109,10 +132,11 @@ class Uniform(Distribution):
 
     def sample_array(self, rng: np.random.Generator) -> np.ndarray:
         low, high = np.asarray(self.low, float), np.asarray(self.high, float)
-        return low + (high - low) * rng.random(self.shape)
+        # Guard the support against rounding (numpy documents that high itself may come out): clip to it.
+        return np.clip(low + (high - low) * rng.random(self.shape), low, high)
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
+        return _bounds(self.low, self.high, self.shape)
 
 
 @dataclass(frozen=True)
@@ -141,7 +165,7 @@ class LogUniform(Distribution):
         return np.clip(np.exp(log_low + (log_high - log_low) * rng.random(self.shape)), low, high)
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
+        return _bounds(self.low, self.high, self.shape)
 
 
 @dataclass(frozen=True)
@@ -156,6 +180,12 @@ class Normal(Distribution):
         _broadcast_shape(mean=mean, std=std)
         if np.any(std < 0):
             raise DistributionError(f"std must be >= 0, got std={self.std!r}")
+        with np.errstate(over="ignore"):
+            reach = np.abs(mean) + _NORMAL_REACH * std
+        if not np.all(np.isfinite(reach)):
+            raise DistributionError(
+                f"std is too large: draws mean + std z would overflow a float, got mean={self.mean!r}, std={self.std!r}"
+            )
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -166,8 +196,15 @@ class Normal(Distribution):
         return mean + std * rng.standard_normal(self.shape)
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
-        shape = self.shape
-        return np.full(shape, -np.inf), np.full(shape, np.inf)
+        """Unbounded, except where ``std`` is 0: there every draw is the mean."""
+        mean, std = np.broadcast_arrays(np.asarray(self.mean, float), np.asarray(self.std, float))
+        fixed = std == 0
+        return np.where(fixed, mean, -np.inf), np.where(fixed, mean, np.inf)
+
+    def atoms(self) -> np.ndarray | None:
+        if np.any(np.asarray(self.std, float) > 0):
+            return None
+        return np.broadcast_to(np.asarray(self.mean, float), self.shape)[np.newaxis].copy()
 
 
 @dataclass(frozen=True)
@@ -192,6 +229,10 @@ class TruncatedNormal(Distribution):
         return _broadcast_shape(**{k: np.asarray(getattr(self, k)) for k in ("mean", "std", "low", "high")})
 
     def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):  # far tails: the window's ends may be +-inf
+            return self._sample(rng)
+
+    def _sample(self, rng: np.random.Generator) -> np.ndarray:
         mean, std = np.asarray(self.mean, float), np.asarray(self.std, float)
         a = (np.asarray(self.low, float) - mean) / std
         b = (np.asarray(self.high, float) - mean) / std
@@ -204,7 +245,7 @@ class TruncatedNormal(Distribution):
         return np.clip(mean + std * np.where(flip, -z, z), self.low, self.high)
 
     def support(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.broadcast_arrays(np.asarray(self.low, float), np.asarray(self.high, float))
+        return _bounds(self.low, self.high, self.shape)
 
 
 @dataclass(frozen=True)
@@ -229,9 +270,10 @@ class Choice(Distribution):
                 raise DistributionError(
                     f"weights must have one entry per value ({len(self.values)}), got {len(weights)}"
                 )
-            if np.any(weights < 0) or weights.sum() <= 0:
+            if np.any(weights < 0) or not np.any(weights > 0):
                 raise DistributionError(f"weights must be >= 0 with a positive sum, got {list(self.weights)!r}")
-            probabilities = weights / weights.sum()
+            scaled = weights / weights.max()  # the sum of weights near the largest float would overflow
+            probabilities = scaled / scaled.sum()
         object.__setattr__(self, "_probabilities", probabilities)
 
     @property
@@ -245,3 +287,6 @@ class Choice(Distribution):
     def support(self) -> tuple[np.ndarray, np.ndarray]:
         stacked = np.asarray(self.values, dtype=np.float64)
         return stacked.min(axis=0), stacked.max(axis=0)
+
+    def atoms(self) -> np.ndarray | None:
+        return np.asarray(self.values, dtype=np.float64)

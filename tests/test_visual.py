@@ -600,7 +600,7 @@ def test_image_terms_act_in_their_documented_direction(table_env):
 
     def corrupt(**levels: float) -> np.ndarray:
         params = {name: {"image": value} for name, value in levels.items()}
-        engine = RandomizationEngine({"image": {name: constant(0.0) for name in levels}})
+        engine = RandomizationEngine({"image": {name: constant(1.0) for name in levels}})  # levels come from params
         return engine.image.corrupt(exact.astype(np.uint8), params, np.random.default_rng(0)).astype(float)
 
     dim = exact.max(axis=-1) < 180  # pixels that a brighter image cannot saturate

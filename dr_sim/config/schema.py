@@ -4,17 +4,23 @@ Selectors are glob patterns (``fnmatch``) over qualified names: ``"body/link"`` 
 ``"body/joint"`` for joints (for example ``"panda/*finger*"``). A selector that matches nothing is an
 error when the config is bound to a scene, unless its entry says ``required: false`` (the shipped
 presets use that for bodies that only some scenes have).
+
+Every randomized parameter declares its physical domain (``Domain``, ``dr_sim.config.params``): the values
+the quantity may take where it acts, in the units its docstring gives. A config whose distribution can
+reach outside it (checked on the distribution's support, combined with the nominal value by ``op``) is an
+error when it is loaded, or, where the nominal comes from the scene, when it is bound.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+import numpy as np
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from dr_sim.config.params import Param, StrictModel
+from dr_sim.config.params import Domain, FiniteModel, Param, _ParamBase
 from dr_sim.errors import did_you_mean
 from dr_sim.image_files import IMAGE_SUFFIXES, list_images
 
@@ -25,7 +31,24 @@ def selector_patterns(selector: Selector) -> list[str]:
     return [selector] if isinstance(selector, str) else list(selector)
 
 
-class _Targeted(StrictModel):
+def _positive(quantity: str, unit: str = "", **kwargs: Any) -> Domain:
+    return Domain(quantity, unit, low=0.0, low_open=True, **kwargs)
+
+
+def _non_negative(quantity: str, unit: str = "", **kwargs: Any) -> Domain:
+    return Domain(quantity, unit, low=0.0, **kwargs)
+
+
+def _fraction(quantity: str, **kwargs: Any) -> Domain:
+    return Domain(quantity, low=0.0, high=1.0, **kwargs)
+
+
+_FRICTION = "a friction coefficient is never negative"
+_STD = "a standard deviation is never negative"
+_LINKS, _JOINTS = "physics.links", "physics.joints"
+
+
+class _Targeted(FiniteModel):
     select: Selector = "*"
     required: bool = True
 
@@ -41,32 +64,70 @@ class _Targeted(StrictModel):
 class LinkTerms(_Targeted):
     """Per-link dynamics (``changeDynamics``). Units: kg, kg m^2, N/m, N s/m."""
 
-    mass: Param | None = None
-    inertia: Param | None = None
-    lateral_friction: Param | None = None
-    spinning_friction: Param | None = None
-    rolling_friction: Param | None = None
-    restitution: Param | None = None
-    linear_damping: Param | None = None
-    angular_damping: Param | None = None
-    contact_stiffness: Param | None = None
-    contact_damping: Param | None = None
+    mass: Annotated[
+        Param | None, _positive("mass", "kg", shape=(), where=_LINKS, why="a body with mass 0 is static")
+    ] = None
+    inertia: Annotated[
+        Param | None,
+        _positive("inertia", "kg m^2", shape=(3,), where=_LINKS, why="the principal moments of a body are positive"),
+    ] = None
+    lateral_friction: Annotated[
+        Param | None, _non_negative("lateral_friction", shape=(), where=_LINKS, why=_FRICTION)
+    ] = None
+    spinning_friction: Annotated[
+        Param | None, _non_negative("spinning_friction", shape=(), where=_LINKS, why=_FRICTION)
+    ] = None
+    rolling_friction: Annotated[
+        Param | None, _non_negative("rolling_friction", shape=(), where=_LINKS, why=_FRICTION)
+    ] = None
+    restitution: Annotated[
+        Param | None, _fraction("restitution", shape=(), where=_LINKS, why="above 1 a bounce gains energy")
+    ] = None
+    linear_damping: Annotated[
+        Param | None,
+        _non_negative("linear_damping", shape=(), where=_LINKS, why="negative damping feeds energy into the body"),
+    ] = None
+    angular_damping: Annotated[
+        Param | None,
+        _non_negative("angular_damping", shape=(), where=_LINKS, why="negative damping feeds energy into the body"),
+    ] = None
+    contact_stiffness: Annotated[
+        Param | None,
+        _positive(
+            "contact_stiffness", "N/m", shape=(), where=_LINKS, why="with no stiffness bodies sink through each other"
+        ),
+    ] = None
+    contact_damping: Annotated[
+        Param | None,
+        _non_negative("contact_damping", "N s/m", shape=(), where=_LINKS, why="negative damping makes contacts bounce"),
+    ] = None
 
 
 class JointTerms(_Targeted):
     """Per-joint damping (N m s/rad) and dry friction (N m, a velocity motor with that force limit)."""
 
-    damping: Param | None = None
-    friction: Param | None = None
+    damping: Annotated[
+        Param | None,
+        _non_negative("damping", "N m s/rad", shape=(), where=_JOINTS, why="negative damping feeds energy in"),
+    ] = None
+    friction: Annotated[
+        Param | None,
+        _non_negative("friction", "N m", shape=(), where=_JOINTS, why="it is the force limit of a braking motor"),
+    ] = None
 
 
-class PhysicsConfig(StrictModel):
-    gravity: Param | None = None
+class PhysicsConfig(FiniteModel):
+    """Link and joint dynamics, and ``gravity`` (m/s^2, a 3-vector: any direction and strength)."""
+
+    gravity: Annotated[Param | None, Domain("gravity", "m/s^2", shape=(3,), where="physics")] = None
     links: list[LinkTerms] = Field(default_factory=list)
     joints: list[JointTerms] = Field(default_factory=list)
 
 
-class ActuationConfig(StrictModel):
+MAX_LATENCY_STEPS = 1000.0  # control steps of whole-step action delay
+
+
+class ActuationConfig(FiniteModel):
     """Actuation: everything between the policy's action and the motors.
 
     ``action_noise_std`` is drawn per episode; per-step noise N(0, std) is then added to the action.
@@ -81,15 +142,58 @@ class ActuationConfig(StrictModel):
 
     select: Selector = "*"
     required: bool = True
-    action_noise_std: Param | None = None
-    latency_steps: Param | None = None
-    latency_rate: Param | None = None
+    action_noise_std: Annotated[
+        Param | None, _non_negative("action_noise_std", shape=(), nominal=0.0, where="actuation", why=_STD)
+    ] = None
+    latency_steps: Annotated[
+        Param | None,
+        Domain(
+            "latency_steps",
+            "control steps",
+            low=0.0,
+            high=MAX_LATENCY_STEPS,
+            shape=(),
+            nominal=0.0,
+            where="actuation",
+            why="whole steps of delay, one queued action each; more than the bound outlast any episode",
+        ),
+    ] = None
+    latency_rate: Annotated[
+        Param | None,
+        _positive(
+            "latency_rate",
+            "1/s",
+            shape=(),
+            ops=("set",),
+            ops_why="its nominal is no latency, an infinite rate, which no factor or offset changes",
+            where="actuation",
+            why="the rate of an exponential distribution",
+        ),
+    ] = None
     control_dt: float | None = Field(default=None, gt=0)
-    gain_scale: Param | None = None
-    force_scale: Param | None = None
+    gain_scale: Annotated[
+        Param | None,
+        _positive(
+            "gain_scale",
+            shape=(),
+            nominal=1.0,
+            where="actuation",
+            why="a gain of 0 or below never drives a joint to its target",
+        ),
+    ] = None
+    force_scale: Annotated[
+        Param | None,
+        _positive(
+            "force_scale",
+            shape=(),
+            nominal=1.0,
+            where="actuation",
+            why="a motor whose force limit is 0 or below cannot drive its joint",
+        ),
+    ] = None
 
 
-class SensingConfig(StrictModel):
+class SensingConfig(FiniteModel):
     """Observation bias (drawn per episode) plus per-step Gaussian noise with a per-episode std.
 
     ``keys`` picks entries of a Dict observation (default: every float Box entry). With ``required:
@@ -100,10 +204,10 @@ class SensingConfig(StrictModel):
     required: bool = True
     keys: list[str] | None = None
     bias: Param | None = None
-    noise_std: Param | None = None
+    noise_std: Annotated[Param | None, _non_negative("noise_std", nominal=0.0, where="sensing", why=_STD)] = None
 
 
-class CameraSpec(StrictModel):
+class CameraSpec(FiniteModel):
     """A pinhole camera: positions in metres, field of view in degrees (vertical)."""
 
     eye: list[float] = Field(default_factory=lambda: [1.0, 0.0, 0.8], min_length=3, max_length=3)
@@ -120,7 +224,7 @@ class CameraSpec(StrictModel):
         return self
 
 
-class CameraConfig(StrictModel):
+class CameraConfig(FiniteModel):
     """Camera pose and intrinsics around the nominal ``CameraSpec``.
 
     ``eye`` (m, 3-vector), ``aim`` (rad, [yaw, pitch] of the viewing direction), ``roll`` (rad),
@@ -129,30 +233,80 @@ class CameraConfig(StrictModel):
     """
 
     nominal: CameraSpec | None = None
-    eye: Param | None = None
-    aim: Param | None = None
-    roll: Param | None = None
-    fov: Param | None = None
-    principal_point: Param | None = None
+    eye: Annotated[Param | None, Domain("eye", "m", shape=(3,), where="camera")] = None
+    aim: Annotated[Param | None, Domain("aim", "rad", shape=(2,), where="camera")] = None
+    roll: Annotated[Param | None, Domain("roll", "rad", shape=(), where="camera")] = None
+    fov: Annotated[
+        Param | None,
+        Domain(
+            "fov",
+            "deg",
+            low=0.0,
+            high=180.0,
+            low_open=True,
+            high_open=True,
+            shape=(),
+            where="camera",
+            why="a vertical field of view; at 0 or below the image collapses or flips",
+        ),
+    ] = None
+    principal_point: Annotated[Param | None, Domain("principal_point", "px", shape=(2,), where="camera")] = None
 
 
-class LightingConfig(StrictModel):
+#: TinyRenderer's light, which ops ``scale`` and ``add`` start from (the lighting randomizer's nominal).
+LIGHT_NOMINAL: dict[str, float | tuple[float, ...]] = {
+    "direction": (0.5, 0.5, 1.0),
+    "color": (1.0, 1.0, 1.0),
+    "distance": 2.0,
+    "ambient": 0.6,
+    "diffuse": 0.35,
+    "specular": 0.05,
+}
+_NEGATIVE_LIGHT = "a negative coefficient takes light away"
+MIN_LIGHT_DIRECTION = 1e-9  # the lighting randomizer normalises directions at least this long
+
+
+class LightingConfig(FiniteModel):
     """TinyRenderer light: direction (unit 3-vector after normalisation), RGB color in [0, 1],
     distance (m), ambient/diffuse/specular coefficients, and the probability of shadows."""
 
-    direction: Param | None = None
-    color: Param | None = None
-    distance: Param | None = None
-    ambient: Param | None = None
-    diffuse: Param | None = None
-    specular: Param | None = None
+    direction: Annotated[
+        Param | None,
+        Domain(
+            "direction",
+            min_length=MIN_LIGHT_DIRECTION,
+            shape=(3,),
+            nominal=LIGHT_NOMINAL["direction"],
+            where="lighting",
+            why="a zero direction renders black",
+        ),
+    ] = None
+    color: Annotated[
+        Param | None,
+        _fraction("color", shape=(3,), nominal=LIGHT_NOMINAL["color"], where="lighting", why="RGB channels"),
+    ] = None
+    distance: Annotated[
+        Param | None, _positive("distance", "m", shape=(), nominal=LIGHT_NOMINAL["distance"], where="lighting")
+    ] = None
+    ambient: Annotated[
+        Param | None,
+        _non_negative("ambient", shape=(), nominal=LIGHT_NOMINAL["ambient"], where="lighting", why=_NEGATIVE_LIGHT),
+    ] = None
+    diffuse: Annotated[
+        Param | None,
+        _non_negative("diffuse", shape=(), nominal=LIGHT_NOMINAL["diffuse"], where="lighting", why=_NEGATIVE_LIGHT),
+    ] = None
+    specular: Annotated[
+        Param | None,
+        _non_negative("specular", shape=(), nominal=LIGHT_NOMINAL["specular"], where="lighting", why=_NEGATIVE_LIGHT),
+    ] = None
     shadow_probability: float = Field(default=0.0, ge=0, le=1)
 
 
 TextureFamily = Literal["flat", "gradient", "checker", "stripes", "noise"]
 
 
-class TextureConfig(StrictModel):
+class TextureConfig(FiniteModel):
     """A texture pool, loaded once when the scene is built.
 
     ``pool_size`` procedural textures (split over ``families``) at ``resolution`` px, plus every image
@@ -175,7 +329,11 @@ class TextureConfig(StrictModel):
                 path = Path(folder).expanduser()
             except RuntimeError:  # "~name" for a user that does not exist
                 path = Path(folder)
-            if not path.is_dir():
+            try:
+                is_dir = path.is_dir()
+            except OSError as error:  # a name too long for the file system, say
+                raise ValueError(f"image folder {folder!r} cannot be read: {error.strerror}") from None
+            if not is_dir:
                 raise ValueError(f"image folder {folder!r} does not exist or is not a directory")
             if not list_images(path):
                 raise ValueError(
@@ -196,12 +354,20 @@ class TextureConfig(StrictModel):
 class AppearanceConfig(_Targeted):
     """Per-link colors (RGBA in [0, 1]) and pool textures multiplied by a random RGB ``tint``."""
 
-    color: Param | None = None
+    color: Annotated[
+        Param | None, _fraction("color", shape=(4,), where="appearance", why="RGBA channels, alpha included")
+    ] = None
     textures: TextureConfig | None = None
-    tint: Param | None = None
+    tint: Annotated[
+        Param | None, _fraction("tint", shape=(3,), nominal=(1.0, 1.0, 1.0), where="appearance", why="RGB channels")
+    ] = None
 
 
-class DistractorConfig(StrictModel):
+MIN_DISTRACTOR_SIZE = 1e-3  # m: the smallest body the distractor bank builds
+_DRAWN_AS_VALUES = "distractor sizes and colors are drawn as values, with no nominal to combine with"
+
+
+class DistractorConfig(FiniteModel):
     """Up to ``max_count`` distractors drawn from a bank built once (never reloaded).
 
     ``count`` is rounded to an integer in [0, max_count]. Sizes (m) are drawn from ``size`` when
@@ -210,18 +376,56 @@ class DistractorConfig(StrictModel):
     """
 
     max_count: int = Field(default=10, ge=0, le=64)
-    count: Param | None = None
+    count: Annotated[Param | None, _non_negative("count", shape=(), nominal=0.0, where="distractors")] = None
     kinds: list[Literal["primitive", "mesh"]] = Field(default_factory=lambda: ["primitive", "mesh"], min_length=1)
     mesh_ids: list[int] = Field(default_factory=lambda: [0, 899], min_length=2, max_length=2)
-    size: Param | None = None
+    size: Annotated[
+        Param | None,
+        Domain(
+            "size",
+            "m",
+            low=MIN_DISTRACTOR_SIZE,
+            shape=(),
+            exact_shape=True,
+            ops=("set",),
+            ops_why=_DRAWN_AS_VALUES,
+            where="distractors",
+            why="a body's extent; the bank builds none smaller",
+        ),
+    ] = None
     region_low: list[float] = Field(default_factory=lambda: [-0.3, -0.3], min_length=2, max_length=2)
     region_high: list[float] = Field(default_factory=lambda: [0.3, 0.3], min_length=2, max_length=2)
     height: float = 0.0
     colliding_probability: float = Field(default=0.0, ge=0, le=1)
-    color: Param | None = None
+    color: Annotated[
+        Param | None,
+        _fraction(
+            "color",
+            shape=(4,),
+            exact_shape=True,
+            ops=("set",),
+            ops_why=_DRAWN_AS_VALUES,
+            where="distractors",
+            why="RGBA channels, alpha included",
+        ),
+    ] = None
     textures: TextureConfig | None = None
     textured_probability: float = Field(default=0.5, ge=0, le=1)
     bank_seed: int = Field(default=0, ge=0)
+
+    @field_validator("count")
+    @classmethod
+    def _count_fits(cls, count: _ParamBase | None, info: ValidationInfo) -> _ParamBase | None:
+        max_count = info.data.get("max_count")
+        if count is None or count.domain is None or max_count is None:
+            return count
+        high = float(np.max(count.domain.bounds(count)[1]))
+        if high > max_count:
+            raise ValueError(
+                f"count must lie in [0, max_count] = [0, {max_count}] (no more than max_count distractors are ever "
+                f"shown); the distribution's support reaches {high!r}"
+            )
+        return count
 
     @model_validator(mode="after")
     def _check(self) -> DistractorConfig:
@@ -233,7 +437,22 @@ class DistractorConfig(StrictModel):
         return self
 
 
-class ImageConfig(StrictModel):
+#: The image randomizer's neutral levels, which ops ``scale`` and ``add`` start from.
+IMAGE_NOMINAL: dict[str, float] = {
+    "brightness": 0.0,
+    "contrast": 1.0,
+    "saturation": 1.0,
+    "hue": 0.0,
+    "gamma": 1.0,
+    "blur_sigma": 0.0,
+    "noise_std": 0.0,
+    "jpeg_quality": 100.0,
+}
+MAX_BLUR_SIGMA = 100.0  # px: the Gaussian kernel grows with sigma, and far below this the image is one colour
+MIN_GAMMA = 1e-3  # the smallest exponent the image randomizer applies
+
+
+class ImageConfig(FiniteModel):
     """Post-render corruption of RGB only (labels stay exact).
 
     ``noise_std`` in [0, 1] of full scale; ``blur_sigma`` px; ``brightness`` additive in [-1, 1];
@@ -241,14 +460,82 @@ class ImageConfig(StrictModel):
     ``jpeg_quality`` 1-100 (applied with ``jpeg_probability``).
     """
 
-    noise_std: Param | None = None
-    blur_sigma: Param | None = None
-    brightness: Param | None = None
-    contrast: Param | None = None
-    saturation: Param | None = None
-    hue: Param | None = None
-    gamma: Param | None = None
-    jpeg_quality: Param | None = None
+    noise_std: Annotated[
+        Param | None,
+        _fraction(
+            "noise_std",
+            shape=(),
+            nominal=IMAGE_NOMINAL["noise_std"],
+            where="image",
+            why="a standard deviation in units of the full 0-1 intensity scale; at 1 the image is mostly noise",
+        ),
+    ] = None
+    blur_sigma: Annotated[
+        Param | None,
+        Domain(
+            "blur_sigma",
+            "px",
+            low=0.0,
+            high=MAX_BLUR_SIGMA,
+            shape=(),
+            nominal=IMAGE_NOMINAL["blur_sigma"],
+            where="image",
+            why="a Gaussian's standard deviation; far below that bound the image is one flat colour",
+        ),
+    ] = None
+    brightness: Annotated[
+        Param | None,
+        Domain(
+            "brightness",
+            low=-1.0,
+            high=1.0,
+            shape=(),
+            nominal=IMAGE_NOMINAL["brightness"],
+            where="image",
+            why="an offset on the 0-1 intensity scale; at +-1 the image is one flat colour",
+        ),
+    ] = None
+    contrast: Annotated[
+        Param | None,
+        _non_negative(
+            "contrast",
+            shape=(),
+            nominal=IMAGE_NOMINAL["contrast"],
+            where="image",
+            why="a factor about the mean intensity; below 0 it inverts the image",
+        ),
+    ] = None
+    saturation: Annotated[
+        Param | None,
+        _non_negative(
+            "saturation", shape=(), nominal=IMAGE_NOMINAL["saturation"], where="image", why="a factor on saturation"
+        ),
+    ] = None
+    hue: Annotated[Param | None, Domain("hue", "deg", shape=(), nominal=IMAGE_NOMINAL["hue"], where="image")] = None
+    gamma: Annotated[
+        Param | None,
+        Domain(
+            "gamma",
+            low=MIN_GAMMA,
+            shape=(),
+            nominal=IMAGE_NOMINAL["gamma"],
+            where="image",
+            why="the exponent of intensity^gamma: at 0 every pixel turns white, and the image randomizer applies "
+            "no smaller one",
+        ),
+    ] = None
+    jpeg_quality: Annotated[
+        Param | None,
+        Domain(
+            "jpeg_quality",
+            low=1.0,
+            high=100.0,
+            shape=(),
+            nominal=IMAGE_NOMINAL["jpeg_quality"],
+            where="image",
+            why="OpenCV's JPEG quality scale",
+        ),
+    ] = None
     jpeg_probability: float = Field(default=0.0, ge=0, le=1)
 
 
@@ -262,7 +549,7 @@ def _ordered(value: list[float], what: str) -> list[float]:
     return value
 
 
-class SurfaceSpec(StrictModel):
+class SurfaceSpec(FiniteModel):
     """A horizontal support surface: the top of a scene body (``body``; its height is found by rays cast
     down onto it when the config is bound) or a plane at ``height`` (m). Objects stand wholly inside the
     x-y rectangle [``region_low``, ``region_high``] (m); for a body it defaults to the body's top less
@@ -288,7 +575,7 @@ class SurfaceSpec(StrictModel):
         return self
 
 
-class TargetPlacement(StrictModel):
+class TargetPlacement(FiniteModel):
     """The scene body the rules refer to (``body``, e.g. ``object``), standing upright at a random
     position and yaw on one of the surfaces named in ``stands_on``."""
 
@@ -296,7 +583,7 @@ class TargetPlacement(StrictModel):
     stands_on: list[str] = Field(min_length=1)
 
 
-class DistractorPlacement(StrictModel):
+class DistractorPlacement(FiniteModel):
     """Where the distractors shown (the ``distractors`` section's bank) stand.
 
     Each is placed near the target with ``near_probability`` (in a random direction from it, ``near_gap``
@@ -332,7 +619,7 @@ class DistractorPlacement(StrictModel):
         return self
 
 
-class VisibilityRule(StrictModel):
+class VisibilityRule(FiniteModel):
     """Every rule-bound object (``objects``: the ``target`` or ``all`` placed objects) lies wholly inside
     the camera's image, ``margin`` px from its border, with at least ``min_fraction`` of its silhouette
     unhidden by other placed objects and support surfaces."""
@@ -342,7 +629,7 @@ class VisibilityRule(StrictModel):
     margin: float = Field(default=0.0, ge=0)
 
 
-class CameraMount(StrictModel):
+class CameraMount(FiniteModel):
     """Plausible mount poses: the eye on a spherical cap around ``center`` (m) at ``distance`` (m),
     ``elevation`` (deg above the horizontal) and ``azimuth`` (deg about z, 0 = +x), area-uniform on the
     cap, aimed at ``center`` plus a uniform offset within +-``aim_jitter`` (m); poses whose eye height
@@ -387,7 +674,7 @@ def _eye_heights(mount: CameraMount) -> tuple[float, float]:
     return min(ends), max(ends)
 
 
-class LightHemisphere(StrictModel):
+class LightHemisphere(FiniteModel):
     """The light comes from the upper hemisphere: ``elevation`` (deg above the horizontal, within
     [0, 90]) and ``azimuth`` (deg about z), area-uniform on that band of the sky."""
 
@@ -403,7 +690,7 @@ class LightHemisphere(StrictModel):
         return self
 
 
-class SettleSpec(StrictModel):
+class SettleSpec(FiniteModel):
     """Dynamic placed objects start ``drop`` m above their surface and fall for ``steps`` physics steps
     before the first frame; the settled state is recorded in the episode's parameters."""
 
@@ -411,7 +698,7 @@ class SettleSpec(StrictModel):
     drop: float = Field(default=0.002, ge=0, le=0.1)
 
 
-class StructureConfig(StrictModel):
+class StructureConfig(FiniteModel):
     """Structured domain randomization (Prakash et al. 2019): scenes built by their context.
 
     Placement is bounded rejection sampling: each object gets ``attempts`` draws, each scene
@@ -466,7 +753,7 @@ def _known_surface(name: str, known: list[str], where: str, stacked: bool) -> No
         raise ValueError(f"{where}: unknown surface {name!r}.{hint} Surfaces: {', '.join(allowed)}")
 
 
-class DRConfig(StrictModel):
+class DRConfig(FiniteModel):
     """A whole randomization config. An empty config randomizes nothing."""
 
     physics: PhysicsConfig | None = None

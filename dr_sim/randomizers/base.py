@@ -49,6 +49,7 @@ class Term:
                     f"{self.name}: draws of shape {shape or 'scalar'} do not fit {target!r}, whose value has "
                     f"shape {nominal.shape or 'scalar'}; give {expected}"
                 )
+            self.spec.check_nominal(self.name, target, nominal)  # op scale/add on it stays in the field's domain
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         """Final values per target: the nominal combined with fresh draws by ``op``."""
