@@ -744,3 +744,8 @@ def test_huge_choice_weights_normalise() -> None:
     distribution = Choice((1.0, 2.0), (1e308, 1e308))
     draws = {distribution.sample(np.random.default_rng(seed)) for seed in range(50)}
     assert draws == {1.0, 2.0}
+
+
+def test_an_empty_randomization_name_says_what_to_give() -> None:
+    with pytest.raises(ConfigError, match=r"randomization is an empty string; give a preset \(none, physics"):
+        load_config("")

@@ -45,6 +45,11 @@ def load_config(source: ConfigSource = "none") -> DRConfig:
         return config_from_dict(source, origin="config")
     if isinstance(source, str) and source in PRESETS:
         return config_from_dict(preset_dict(source), origin=f"preset {source!r}")
+    if isinstance(source, str) and not source.strip():
+        raise ConfigError(
+            f"randomization is an empty string; give a preset ({', '.join(PRESETS)}), a .yaml/.yml path, a "
+            "mapping, or None for no randomization"
+        )
     if isinstance(source, str | Path):
         return config_from_dict(_read_yaml_file(Path(source)), origin=str(source))
     raise ConfigError(
