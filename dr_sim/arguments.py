@@ -77,6 +77,19 @@ def os_error_message(error: OSError) -> str:
     return f"{reason}: {shown} (check the path and its permissions)"
 
 
+def add_set_argument(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--set KEY=VALUE`` (repeatable, into ``args.settings``): dotted config overrides with YAML values,
+    applied by ``dr_sim.config.overrides``; ``example`` shows one in the help."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help=f"override a config key (dotted path, YAML value, e.g. {example}); repeatable, recorded with the run",
+    )
+
+
 def fail(message: str) -> int:
     """Print ``dr-sim: error: <message>`` (one line) on stderr and return the exit code 2."""
     line = " ".join(str(message).split())  # one line, whatever the message held

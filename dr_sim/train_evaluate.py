@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dr_sim.arguments import PROG, make_parser
+from dr_sim.arguments import PROG, add_set_argument, make_parser
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.overrides import read_with_overrides
 from dr_sim.errors import ConfigError
@@ -68,15 +68,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl' or 'kind: pose'")
     parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        dest="settings",
-        help="override a config key for this run (dotted path, YAML value, e.g. total_timesteps=2000); repeatable, "
-        "recorded in the run's config",
-    )
+    add_set_argument(parser, "total_timesteps=2000")
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,24 +127,25 @@ def write_shard(path: Path, shard: Shard, *, compress: bool = False) -> None:
 
 def read_shard(path: Path) -> Shard:
     """Load a whole shard (arrays and parsed labels)."""
-    try:
-        with np.load(path) as data:
-            arrays = {name: data[name] for name in ARRAYS}
-            labels = json.loads(str(data["labels"]))
-    except FileNotFoundError:
-        raise DrSimError(f"shard {str(path)!r} does not exist: the data set is incomplete (rerun generate)") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise DrSimError(
-            f"shard {str(path)!r} is not a valid shard file ({error}); rerun generate to repair it"
-        ) from None
+    with _opened(path) as data:
+        arrays = {name: data[name] for name in ARRAYS}
+        labels = json.loads(str(data["labels"]))
     return Shard(**arrays, labels=labels)
 
 
 def read_labels(path: Path) -> list[dict[str, Any]]:
     """Only the labels of a shard (its image arrays are not read)."""
+    with _opened(path) as data:
+        return list(json.loads(str(data["labels"])))
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Any]:
+    """A shard file opened with ``np.load``; a missing or invalid one (truncated, altered) is one
+    ``DrSimError`` that says to rerun generate."""
     try:
         with np.load(path) as data:
-            return list(json.loads(str(data["labels"])))
+            yield data
     except FileNotFoundError:
         raise DrSimError(f"shard {str(path)!r} does not exist: the data set is incomplete (rerun generate)") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:

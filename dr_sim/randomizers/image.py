@@ -9,21 +9,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dr_sim.config.schema import ImageConfig
+from dr_sim.config.schema import IMAGE_NOMINAL, ImageConfig
 from dr_sim.randomizers.base import Params, Randomizer, Term
 from dr_sim.scene.scene import Scene
 
 TARGET = "image"
-_NOMINAL = {
-    "brightness": 0.0,
-    "contrast": 1.0,
-    "saturation": 1.0,
-    "hue": 0.0,
-    "gamma": 1.0,
-    "blur_sigma": 0.0,
-    "noise_std": 0.0,
-    "jpeg_quality": 100.0,
-}
+_NOMINAL = IMAGE_NOMINAL  # the neutral levels, declared with the schema that checks ops against them
 
 
 class ImageRandomizer(Randomizer):

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dr_sim.config.schema import LightingConfig
+from dr_sim.config.schema import LIGHT_NOMINAL, LightingConfig
 from dr_sim.randomizers.base import Params, Randomizer, Term
 from dr_sim.scene.scene import Scene
 
 TARGET = "light"
 # Nominal light that ops ``scale`` and ``add`` start from (TinyRenderer's coefficients).
-NOMINAL = {
-    "direction": np.array([0.5, 0.5, 1.0]),
-    "color": np.array([1.0, 1.0, 1.0]),
-    "distance": np.array(2.0),
-    "ambient": np.array(0.6),
-    "diffuse": np.array(0.35),
-    "specular": np.array(0.05),
-}
+#: TinyRenderer's light, as arrays (declared with the schema, which checks ops against it).
+NOMINAL = {name: np.array(value) for name, value in LIGHT_NOMINAL.items()}
 _ARGUMENTS = {
     "direction": "lightDirection",
     "color": "lightColor",

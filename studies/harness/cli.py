@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dr_sim.arguments import RESUME_HINT, guarded, make_parser
+from dr_sim.arguments import RESUME_HINT, add_set_argument, guarded, make_parser
 from dr_sim.config.loader import read_source, validated
 from dr_sim.config.overrides import apply_setting
 from studies.harness.study import Study
@@ -39,14 +39,7 @@ def study_main(study: type[Study], doc: str | None, argv: Sequence[str] | None =
     )
     parser.add_argument("--out", default=None, help=f"output folder (default: runs/{study.name})")
     parser.add_argument("--only", nargs="+", default=None, metavar="POINT", help="compute only these points")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        dest="settings",
-        help="override a config key (dotted path, YAML value); repeatable",
-    )
+    add_set_argument(parser, "training.epochs=2")
     words = list(sys.argv[1:] if argv is None else argv)
 
     def run(args: argparse.Namespace) -> int:
