@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=purpose,
             description=(doc or purpose).split("\n\n")[0],
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            conflict_handler="resolve",  # a command may give its own --help (evaluate lists every kind's options)
         )
         add_arguments(sub)
         runners[name] = run

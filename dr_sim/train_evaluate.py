@@ -22,7 +22,7 @@ from typing import Any
 from dr_sim.arguments import PROG, add_set_argument, make_parser
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.overrides import read_with_overrides
-from dr_sim.errors import ConfigError
+from dr_sim.errors import ConfigError, MissingExtraError
 from dr_sim.extras import require
 
 # Imported by name when a config or a run of that kind comes: each needs the train extra (torch, SB3).
@@ -78,10 +78,30 @@ def run_train(args: argparse.Namespace) -> int:
     return int(kind_module(kind, TRAINERS[kind], "train").run_train(args))
 
 
+class KindsHelp(argparse.Action):
+    """``dr-sim evaluate --help``: the command's own help, then the options of every kind of run (each
+    kind's module is imported only now; a kind whose extra is missing says how to install it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.print_help()
+        for kind, name in EVALUATORS.items():
+            print(f"\nOptions of a '{kind}' run:")
+            try:
+                module = kind_module(kind, name, "evaluate")
+            except MissingExtraError as error:
+                print(f"  ({error})")
+                continue
+            options = make_parser(prog=f"{PROG} evaluate RUN", description=f"evaluate a '{kind}' run")
+            module.add_evaluate_arguments(options)
+            print(options.format_help().split("\n\n", 1)[-1].rstrip())
+        parser.exit()
+
+
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """``dr-sim evaluate RUN [options of the run's kind]``."""
+    parser.add_argument("-h", "--help", action=KindsHelp, nargs=0, help="show this help and every kind's options")
     parser.add_argument("run", metavar="RUN", help="run folder of 'dr-sim train' (or a pose model file)")
-    parser.add_argument("options", nargs=argparse.REMAINDER, help="the options of the run's kind (see above)")
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="the options of the run's kind (listed below)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``dr-sim train CONFIG --set KEY=VALUE``: dotted overrides of the config, recorded in the run."""
+"""``dr-sim train CONFIG --set KEY=VALUE`` (dotted overrides, recorded in the run) and ``dr-sim evaluate --help``."""
 
 from __future__ import annotations
 
@@ -27,3 +27,16 @@ def test_overrides_train_and_are_recorded(
     assert len(error.splitlines()) == 1
     assert "unknown key 'total_timestep'" in error
     assert "total_timesteps" in error  # the suggestion
+
+
+def test_evaluate_help_lists_the_options_of_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["evaluate", "--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    assert "Options of a 'rl' run:" in shown
+    assert "--domains DOMAIN" in shown
+    assert "--audit" in shown
+    assert "Options of a 'pose' run:" in shown
+    assert "--data [NAME=]DIR" in shown
+    assert "see above" not in shown
