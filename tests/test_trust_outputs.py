@@ -143,6 +143,20 @@ def test_an_altered_shard_with_a_checksum_is_rendered_again(intact: tuple[Path, 
 
 
 # -- one line instead of a traceback -----------------------------------------------------------------
+def test_a_larger_n_extends_a_set_to_what_a_fresh_one_would_be(intact: tuple[Path, str], tmp_path: Path) -> None:
+    """5 images (shards of 2, the last one short), then -n 8: the same set as 8 images at once."""
+    root = tmp_path / "grown"
+    generate({**GENERATOR}, root, 5, progress=False, export=("coco",))
+    first_two = [shard_path(root, shard).stat().st_mtime_ns for shard in (0, 1)]
+    grown = generate({**GENERATOR}, root, N, progress=False)
+    assert grown["rendered"] == 2  # the short shard 2 again, whole, and the new shard 3
+    assert content_hash(root) == intact[1]
+    assert [shard_path(root, shard).stat().st_mtime_ns for shard in (0, 1)] == first_two  # kept as they were
+    assert not (root / "coco").exists()  # the export of 5 images no longer covers the set
+    with pytest.raises(ConfigError, match="different settings"):
+        generate({**GENERATOR}, root, 6, progress=False)  # a smaller count is never cut
+
+
 def test_an_out_below_a_file_is_one_line_for_generate_preview_and_train(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from dr_sim.datasets.shards import (
     CATEGORIES,
+    COCO_EXPORT,
     DISTRACTOR,
     TARGET,
     check_complete,
@@ -43,7 +44,7 @@ from dr_sim.datasets.shards import (
 from dr_sim.errors import DrSimError
 from dr_sim.file_io import encode_png, write_atomically
 
-COCO_FOLDER = "coco"
+COCO_FOLDER = COCO_EXPORT
 DEPTH_TOLERANCE_M = 0.005
 CORNER_NAMES = [f"corner{i & 1}{i >> 1 & 1}{i >> 2 & 1}" for i in range(8)]  # high (1) or low (0) on x, y, z
 #: The 12 edges of a box between corners (1-based, as COCO's skeletons).

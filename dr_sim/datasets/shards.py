@@ -29,6 +29,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ TARGET, DISTRACTOR, TABLE, FLOOR, OTHER = 1, 2, 3, 4, 5
 META_FILE = "dataset.json"
 MANIFEST_FILE = "manifest.jsonl"
 INDEX_FILE = "index.jsonl"
+COCO_EXPORT = "coco"  # the folder dr_sim.datasets.coco writes
 SHARD_FOLDER = "shards"
 ARRAYS = ("index", "rgb", "depth_mm", "instance", "semantic")
 MAX_DEPTH_MM = 65535
@@ -185,19 +187,25 @@ def read_meta(root: Path) -> dict[str, Any]:
 def prepare_root(root: Path, meta: dict[str, Any]) -> None:
     """Write ``dataset.json`` into a new or empty ``root``, or check that the one there is ``meta``.
 
-    A folder holding other files, or a data set made with another config or count, is never touched:
-    the error names what differs.
+    A data set of the same settings and a larger count is extended: image ``i`` depends on (seed, i) alone,
+    so its shards stay, but for a last one that held fewer images than a shard does (it is rendered again,
+    whole) and the COCO export, which no longer covers the set (export again). A folder holding other
+    files, or a data set made with other settings or a larger count, is never touched: the error names
+    what differs.
     """
     path = root / META_FILE
     if path.exists():
         existing = read_meta(root)
         keys = differing_keys(existing, meta)
+        if keys == ["count"] and meta["count"] > existing["count"]:
+            _extend(root, existing, meta)
+            return
         if keys:
             shown = ", ".join(describe_difference(key, existing, meta) for key in keys[:6])
             more = f" and {len(keys) - 6} more" if len(keys) > 6 else ""
             raise ConfigError(
                 f"{str(root)!r} holds a data set made with different settings ({shown}{more}); "
-                f"use another --out folder, or the same config and -n to resume"
+                f"use another --out folder, or the same config and -n to resume (a larger -n extends the set)"
             )
         return
     if root.exists() and not root.is_dir():
@@ -205,6 +213,15 @@ def prepare_root(root: Path, meta: dict[str, Any]) -> None:
     if root.is_dir() and any(root.iterdir()):
         raise ConfigError(f"--out {str(root)!r} is not empty and holds no {META_FILE}; give a new or empty folder")
     write_atomically(path, (json.dumps(meta, indent=1) + "\n").encode())
+
+
+def _extend(root: Path, existing: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Make ``root``'s data set of ``existing["count"]`` images one of ``meta["count"]`` (see ``prepare_root``)."""
+    size = existing["shard_size"]
+    if existing["count"] % size:  # the old last shard stopped short of a full one
+        shard_path(root, shard_count(existing["count"], size) - 1).unlink(missing_ok=True)
+    shutil.rmtree(root / COCO_EXPORT, ignore_errors=True)
+    write_atomically(root / META_FILE, (json.dumps(meta, indent=1) + "\n").encode())
 
 
 # -- completeness and the manifest ------------------------------------------------------------------
