@@ -301,8 +301,8 @@ def test_a_different_config_never_overwrites_a_data_set(
     before = (reference / "dataset.json").read_text()
     err = one_line_error([str(write_config(tmp_path, seed=6)), "--out", str(reference), "-n", str(N)], capsys)
     assert "config.seed: 5 there, 6 asked" in err
-    err = one_line_error([str(write_config(tmp_path)), "--out", str(reference), "-n", str(N + 1)], capsys)
-    assert f"count: {N} there, {N + 1} asked" in err
+    err = one_line_error([str(write_config(tmp_path)), "--out", str(reference), "-n", str(N - 1)], capsys)
+    assert f"count: {N} there, {N - 1} asked" in err  # a smaller count is never cut (a larger one extends)
     assert (reference / "dataset.json").read_text() == before
     foreign = tmp_path / "foreign"
     foreign.mkdir()
