@@ -63,3 +63,32 @@ def env(request: pytest.FixtureRequest) -> Iterator[Any]:
     made = gym.make(request.module.ENV_ID)
     yield made.unwrapped
     made.close()
+
+
+def tiny_rl_config(out: Path | str, **overrides: Any) -> dict[str, Any]:
+    """A ``kind: rl`` config of a SAC run of 300 steps on 2 envs of 50-step episodes, one thread (a few
+    seconds), into ``out``; ``overrides`` replace top-level keys."""
+    config = {
+        "kind": "rl",
+        "env": "dr_sim/PuckPush-v0",
+        "randomization": "physics",
+        "algo": "sac",
+        "n_envs": 2,
+        "max_episode_steps": 50,
+        "total_timesteps": 300,
+        "threads": 1,
+        "hyperparams": {
+            "learning_starts": 100,
+            "batch_size": 32,
+            "buffer_size": 1000,
+            "policy_kwargs": {"net_arch": [16]},
+        },
+        "out": str(out),
+    }
+    return {**config, **overrides}
+
+
+@pytest.fixture(scope="session")
+def tiny_rl() -> Callable[..., dict[str, Any]]:
+    """``tiny_rl(out, **overrides)``: see ``tiny_rl_config``."""
+    return tiny_rl_config

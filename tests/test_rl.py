@@ -48,30 +48,9 @@ EXAMPLE = ROOT / "launch" / "configs" / "puckpush_sac.yaml"
 PUCK = "dr_sim/PuckPush-v0"
 
 
-def _tiny(out: Path, **overrides: Any) -> dict[str, Any]:
-    """A SAC run of 300 steps on 2 envs of 50-step episodes (a few seconds)."""
-    config = {
-        "kind": "rl",
-        "env": PUCK,
-        "randomization": "physics",
-        "algo": "sac",
-        "n_envs": 2,
-        "max_episode_steps": 50,
-        "total_timesteps": 300,
-        "hyperparams": {
-            "learning_starts": 100,
-            "batch_size": 32,
-            "buffer_size": 1000,
-            "policy_kwargs": {"net_arch": [16]},
-        },
-        "out": str(out),
-    }
-    return {**config, **overrides}
-
-
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train(_tiny(tmp_path_factory.mktemp("rl") / "run", history=2, her=True))
+def tiny_run(tiny_rl: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(tiny_rl(tmp_path_factory.mktemp("rl") / "run", history=2, her=True))
 
 
 # -- config -------------------------------------------------------------------------------------------
@@ -98,31 +77,31 @@ def test_example_config_resolves() -> None:
         ({"kind": "pose"}, "kind must be 'rl'"),
     ],
 )
-def test_bad_config_is_one_clear_error(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+def test_bad_config_is_one_clear_error(tiny_rl: Any, tmp_path: Path, change: dict[str, Any], message: str) -> None:
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump({**_tiny(tmp_path / "out"), **change}))
+    path.write_text(yaml.safe_dump({**tiny_rl(tmp_path / "out"), **change}))
     with pytest.raises(ConfigError, match=re.escape(message)) as error:
         load_rl_config(path)
     assert "\n" not in str(error.value)
 
 
-def test_randomization_path_is_relative_to_the_yaml(tmp_path: Path) -> None:
+def test_randomization_path_is_relative_to_the_yaml(tiny_rl: Any, tmp_path: Path) -> None:
     (tmp_path / "shifts").mkdir()
     (tmp_path / "shifts" / "heavy.yaml").write_text(
         "physics:\n  links:\n    - {select: 'object/*', mass: {type: constant, value: 1.0}}\n"
     )
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(_tiny(tmp_path / "out", randomization="shifts/heavy.yaml")))
+    path.write_text(yaml.safe_dump(tiny_rl(tmp_path / "out", randomization="shifts/heavy.yaml")))
     assert load_rl_config(path).randomization == {
         "physics": {"links": [{"select": "object/*", "mass": {"type": "constant", "value": 1.0}}]}
     }
 
 
-def test_number_strings_and_activation_are_mapped() -> None:
+def test_number_strings_and_activation_are_mapped(tiny_rl: Any) -> None:
     from dr_sim.policies.rl_config import algo_kwargs
 
     config = load_rl_config(
-        _tiny("x", hyperparams={"learning_rate": "3e-4", "policy_kwargs": {"net_arch": [8], "activation": "tanh"}})
+        tiny_rl("x", hyperparams={"learning_rate": "3e-4", "policy_kwargs": {"net_arch": [8], "activation": "tanh"}})
     )
     kwargs = algo_kwargs(config, 2)
     assert kwargs["learning_rate"] == pytest.approx(3e-4)
@@ -160,9 +139,9 @@ def test_run_folder_holds_config_git_command_checkpoints_and_logs(tiny_run: Path
     assert all(0.5 <= gain <= 2.0 for gain in gains)
 
 
-def test_subproc_ppo_with_normalization_trains(tmp_path: Path) -> None:
+def test_subproc_ppo_with_normalization_trains(tiny_rl: Any, tmp_path: Path) -> None:
     run = train(
-        _tiny(
+        tiny_rl(
             tmp_path / "ppo",
             algo="ppo",
             vec_env="subproc",
@@ -176,11 +155,11 @@ def test_subproc_ppo_with_normalization_trains(tmp_path: Path) -> None:
     assert not list((run / CHECKPOINTS).glob("model_*_steps.zip"))
 
 
-def test_bad_env_kwargs_fail_before_training(tmp_path: Path) -> None:
+def test_bad_env_kwargs_fail_before_training(tiny_rl: Any, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown option 'reward_typ'"):
-        train(_tiny(tmp_path / "bad", env_kwargs={"reward_typ": "dense"}))
+        train(tiny_rl(tmp_path / "bad", env_kwargs={"reward_typ": "dense"}))
     with pytest.raises(ConfigError, match="unknown id"):
-        train(_tiny(tmp_path / "bad", env="dr_sim/PuckPusher-v0"))
+        train(tiny_rl(tmp_path / "bad", env="dr_sim/PuckPusher-v0"))
 
 
 # -- the history wrapper ------------------------------------------------------------------------------

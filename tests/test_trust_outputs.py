@@ -158,7 +158,7 @@ def test_a_larger_n_extends_a_set_to_what_a_fresh_one_would_be(intact: tuple[Pat
 
 
 def test_an_out_below_a_file_is_one_line_for_generate_preview_and_train(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_rl: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = a_file(tmp_path)
     config = write_yaml(tmp_path / "generator.yaml", GENERATOR)
@@ -166,7 +166,7 @@ def test_an_out_below_a_file_is_one_line_for_generate_preview_and_train(
     assert "some_file.txt" in line
     line = error_line(["preview", "none", "-n", "1", "--image-size", "16", "--out", str(blocker / "sub/a.png")], capsys)
     assert "some_file.txt" in line
-    rl = write_yaml(tmp_path / "rl.yaml", rl_config(tmp_path / "unused"))
+    rl = write_yaml(tmp_path / "rl.yaml", tiny_rl(tmp_path / "unused"))
     line = error_line(["train", str(rl), "--out", str(blocker / "sub")], capsys)
     assert "some_file.txt" in line
     assert blocker.read_text() == "not a folder"
@@ -340,12 +340,12 @@ def test_generate_and_preview_report_the_estimate(tmp_path: Path, capsys: pytest
     assert "estimated memory: " in capsys.readouterr().out
 
 
-def test_rl_training_estimates_every_env_of_this_process() -> None:
+def test_rl_training_estimates_every_env_of_this_process(tiny_rl: Any) -> None:
     from dr_sim.policies.rl_config import load_rl_config
     from dr_sim.policies.rl_training import estimate_memory
 
     one = randomization_estimate(load_config("visual")).total
-    dummy = load_rl_config(rl_config(Path("unused"), randomization="visual", n_envs=3))
+    dummy = load_rl_config(tiny_rl(Path("unused"), randomization="visual", n_envs=3))
     assert estimate_memory(dummy).total == 3 * one
     subproc = dummy.model_copy(update={"vec_env": "subproc"})
     assert estimate_memory(subproc).total == one
@@ -354,26 +354,6 @@ def test_rl_training_estimates_every_env_of_this_process() -> None:
 
 
 # -- RL runs: never overwritten ----------------------------------------------------------------------------
-def rl_config(out: Path, **overrides: Any) -> dict[str, Any]:
-    """A SAC run of 300 steps on 2 envs of 50-step episodes, one thread (a few seconds)."""
-    config = {
-        "kind": "rl",
-        "env": PUCK,
-        "randomization": "physics",
-        "algo": "sac",
-        "n_envs": 2,
-        "max_episode_steps": 50,
-        "total_timesteps": 300,
-        "threads": 1,
-        "hyperparams": {
-            "learning_starts": 100,
-            "batch_size": 32,
-            "buffer_size": 1000,
-            "policy_kwargs": {"net_arch": [16]},
-        },
-        "out": str(out),
-    }
-    return {**config, **overrides}
 
 
 def snapshot(run: Path) -> dict[str, bytes]:
@@ -382,43 +362,43 @@ def snapshot(run: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def rl_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rl_run(tiny_rl: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dr_sim.policies.rl_training import train
 
-    return train(rl_config(tmp_path_factory.mktemp("rl") / "run"))
+    return train(tiny_rl(tmp_path_factory.mktemp("rl") / "run"))
 
 
-def test_training_again_with_the_same_settings_is_a_no_op(rl_run: Path) -> None:
+def test_training_again_with_the_same_settings_is_a_no_op(tiny_rl: Any, rl_run: Path) -> None:
     from dr_sim.policies.rl_training import train
 
     before = snapshot(rl_run)
     lines: list[str] = []
-    assert train(rl_config(rl_run), lines.append) == rl_run
+    assert train(tiny_rl(rl_run), lines.append) == rl_run
     assert any("nothing to train" in line for line in lines)
     assert snapshot(rl_run) == before
 
 
 def test_training_other_settings_into_a_run_is_refused_and_changes_nothing(
-    rl_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_rl: Any, rl_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from dr_sim.policies.rl_training import train
 
     before = snapshot(rl_run)
-    ppo = write_yaml(tmp_path / "ppo.yaml", rl_config(rl_run, algo="ppo", hyperparams={"n_steps": 64}))
+    ppo = write_yaml(tmp_path / "ppo.yaml", tiny_rl(rl_run, algo="ppo", hyperparams={"n_steps": 64}))
     line = error_line(["train", str(ppo), "--out", str(rl_run)], capsys)
     assert str(rl_run) in line
     assert "algo: 'sac' there, 'ppo' asked" in line
     assert "another --out" in line
-    longer = write_yaml(tmp_path / "longer.yaml", rl_config(rl_run, total_timesteps=400))
+    longer = write_yaml(tmp_path / "longer.yaml", tiny_rl(rl_run, total_timesteps=400))
     line = error_line(["train", str(longer)], capsys)
     assert "total_timesteps: 300 there, 400 asked" in line
     assert "resume: true" in line
     with pytest.raises(ConfigError, match="seed: 0 there, 1 asked"):
-        train(rl_config(rl_run, seed=1, resume=True))
+        train(tiny_rl(rl_run, seed=1, resume=True))
     assert snapshot(rl_run) == before
 
 
-def test_an_unfinished_run_needs_resume(rl_run: Path, tmp_path: Path) -> None:
+def test_an_unfinished_run_needs_resume(tiny_rl: Any, rl_run: Path, tmp_path: Path) -> None:
     import shutil
 
     from dr_sim.policies.rl_training import TRAINING_FILE, train
@@ -428,11 +408,11 @@ def test_an_unfinished_run_needs_resume(rl_run: Path, tmp_path: Path) -> None:
     (copy / TRAINING_FILE).unlink()  # as a run killed before its end leaves it: checkpoints, no summary
     before = snapshot(copy)
     with pytest.raises(ConfigError, match=r"unfinished run of these settings .*resume: true"):
-        train(rl_config(copy))
+        train(tiny_rl(copy))
     assert snapshot(copy) == before
 
 
-def test_a_pose_folder_is_refused_for_rl_and_an_rl_folder_for_pose(rl_run: Path, tmp_path: Path) -> None:
+def test_a_pose_folder_is_refused_for_rl_and_an_rl_folder_for_pose(tiny_rl: Any, rl_run: Path, tmp_path: Path) -> None:
     from dr_sim.policies.pose_training import train as train_pose
     from dr_sim.policies.rl_training import train
 
@@ -440,7 +420,7 @@ def test_a_pose_folder_is_refused_for_rl_and_an_rl_folder_for_pose(rl_run: Path,
     pose.mkdir()
     (pose / "model.pt").write_bytes(b"a model")
     with pytest.raises(ConfigError, match="holds a pose run"):
-        train(rl_config(pose))
+        train(tiny_rl(pose))
     with pytest.raises(ConfigError, match="holds an RL run"):
         train_pose(pose_config(tmp_path / "data", rl_run))
 
