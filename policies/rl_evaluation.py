@@ -64,6 +64,7 @@ from dr_sim.policies.rl_training import (
     env_factory,
     load_run_config,
 )
+from dr_sim.progress import Progress
 from dr_sim.statistics import Success
 
 EVAL_SEED = 10_000
@@ -201,9 +202,11 @@ def run_episodes(
     episodes: range,
     seed: int = EVAL_SEED,
     on_info: Callable[[dict[str, Any]], None] | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> DomainResult:
     """Deterministic episodes ``episodes`` of ``policy`` in ``env``, episode ``i`` reset with ``seed + i``;
-    ``on_info`` (if given) sees the ``info`` of every reset and step."""
+    ``on_info`` (if given) sees the ``info`` of every reset and step, ``tick`` (if given) is called after
+    each episode."""
     successes, returns = 0, []
     for i in episodes:
         observation, info = env.reset(seed=seed + i)
@@ -220,6 +223,8 @@ def run_episodes(
             success, done = bool(info.get("is_success", False)), terminated or truncated
         successes += success
         returns.append(total)
+        if tick is not None:
+            tick()
     return DomainResult(successes, tuple(returns))
 
 
@@ -254,7 +259,7 @@ class EpisodeRunner:
             self._close_env()
             self.env = env_factory(self.policy.config, chunk.randomization, monitor=False)()
             self.domain = domain
-        return run_episodes(self.policy, self.env, range(chunk.start, chunk.stop), chunk.seed)
+        return run_episodes(self.policy, self.env, range(chunk.start, chunk.stop), chunk.seed, tick=tick)
 
     def _close_env(self) -> None:
         if self.env is not None:
@@ -274,10 +279,11 @@ def sweep(
     workers: int = 1,
     backend: Backend | None = None,
     saved: SavedPolicy | None = None,
+    progress: bool = False,
 ) -> list[DomainResult]:
     """``n`` episodes of the run's policy in each (label, randomization) domain, in chunks of
     ``CHUNK_EPISODES`` on ``workers`` workers of ``backend``; one ``DomainResult`` per domain, in order.
-    ``saved``: the run's policy, read already."""
+    ``saved``: the run's policy, read already; ``progress``: a bar of episodes on stderr."""
     saved = saved or SavedPolicy.read(run)
     chunks = [
         Chunk(k, label, randomization, start, min(n, start + CHUNK_EPISODES), seed)
@@ -285,11 +291,26 @@ def sweep(
         for start in range(0, n, CHUNK_EPISODES)
     ]
     parts: dict[int, dict[int, DomainResult]] = defaultdict(dict)
+    bar = Progress(n * len(domains), "evaluate", "episodes", enabled=progress)
+    finished, running = 0, {}  # episodes of the chunks done; (domain, start) -> episodes done of that chunk
 
     def keep(chunk: Chunk, result: DomainResult) -> None:
+        nonlocal finished
         parts[chunk.domain][chunk.start] = result
+        running.pop((chunk.domain, chunk.start), None)
+        finished += chunk.stop - chunk.start
+        bar.update(finished + sum(running.values()))
 
-    run_units(EpisodeRunner, (saved,), chunks, keep, workers=workers, backend=backend, what="the chunk")
+    def on_tick(chunk: Chunk, episodes: int) -> None:
+        running[chunk.domain, chunk.start] = episodes
+        bar.update(finished + sum(running.values()))
+
+    try:
+        run_units(
+            EpisodeRunner, (saved,), chunks, keep, workers=workers, backend=backend, on_tick=on_tick, what="the chunk"
+        )
+    finally:
+        bar.close()
     return [DomainResult.merged([parts[k][start] for start in sorted(parts[k])]) for k in range(len(domains))]
 
 
@@ -301,9 +322,10 @@ def evaluate(
     *,
     workers: int = 1,
     backend: Backend | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Success (Wilson 95% interval) and mean return of a run's final policy per domain, its episodes run
-    by ``workers`` workers of ``backend`` (default: this process).
+    by ``workers`` workers of ``backend`` (default: this process); ``progress``: a bar on stderr.
 
     Returns ``{"run", "episodes", "seed", "model" (hash of the model evaluated), "domains": {label:
     DomainResult.as_dict()}, "domain_hashes": {label: hash of its randomization}}``.
@@ -313,7 +335,7 @@ def evaluate(
     config = load_run_config(run)
     resolved = [resolve_domain(name, config) for name in domains]  # every bad name before any episode
     saved = SavedPolicy.read(run)
-    results = sweep(run, resolved, n, seed, workers=workers, backend=backend, saved=saved)
+    results = sweep(run, resolved, n, seed, workers=workers, backend=backend, saved=saved, progress=progress)
     return {
         "run": str(run),
         "episodes": n,
@@ -562,9 +584,10 @@ def audit(
     *,
     workers: int = 1,
     backend: Backend | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Success against each parameter of ``AUDIT`` (see the module docstring); ``n`` episodes per value,
-    run by ``workers`` workers of ``backend`` (default: this process).
+    run by ``workers`` workers of ``backend`` (default: this process); ``progress``: a bar on stderr.
 
     Returns ``{"run", "episodes", "parameters": {name: {"label", "range", "range_source", "nominal",
     "points": [{"value", **DomainResult.as_dict()}]}}}``."""
@@ -585,7 +608,7 @@ def audit(
             "nominal": parameter.nominal,
             "points": [{"value": value} for value in values],
         }
-    results = iter(sweep(run, domains, n, seed, workers=workers, backend=backend))
+    results = iter(sweep(run, domains, n, seed, workers=workers, backend=backend, progress=progress))
     for entry in parameters.values():
         for point in entry["points"]:
             point.update(next(results).as_dict())
@@ -660,6 +683,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-n", "--episodes", type=positive_int, default=100, help="episodes per domain (default 100)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--audit", action="store_true", help="also sweep each dynamics parameter (audit.png)")
     parser.add_argument("--audit-episodes", type=positive_int, default=30, help="episodes per audit value (default 30)")
     parser.add_argument(
@@ -673,10 +697,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     run = Path(args.run)
     backend = backend_from_args(args)
     with backend.open(args.workers):  # one Ray connection for the evaluation and the audit
-        results = evaluate(run, args.domains, args.episodes, workers=args.workers, backend=backend)
+        results = evaluate(
+            run, args.domains, args.episodes, workers=args.workers, backend=backend, progress=not args.quiet
+        )
         kept = write_evaluation(results, run)
         if args.audit:
-            audited = audit(run, args.audit_episodes, workers=args.workers, backend=backend)
+            audited = audit(run, args.audit_episodes, workers=args.workers, backend=backend, progress=not args.quiet)
             (run / f"{AUDIT_FILE}.json").write_text(json.dumps(audited, indent=1) + "\n")
             plot_audit({run.name: audited["parameters"]}, run / f"{AUDIT_FILE}.png")
             results = {**results, "audit": audited}

@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import pickle
 import re
 import sys
@@ -83,6 +82,7 @@ from dr_sim.policies.rl_config import (
     algo_kwargs,
     load_rl_config,
 )
+from dr_sim.progress import Progress as ProgressBar
 from dr_sim.run_cache import describe_difference, differing_keys
 from dr_sim.run_files import CONFIG_FILE, write_run_files
 from dr_sim.wrapper import DomainRandomization
@@ -243,44 +243,29 @@ class EpisodeLogger(BaseCallback):
 
 
 class Progress(BaseCallback):
-    """A progress bar on stderr: steps, steps/s and the time left (a line every 10% when not a terminal).
+    """A progress bar of the run's env steps on stderr (``dr_sim.progress``: tqdm): steps/s and the
+    time left; a resumed run starts the bar at the steps it had.
 
     Args:
         total: the env steps of the whole run.
-        interval: seconds between redraws on a terminal.
     """
 
-    def __init__(self, total: int, interval: float = 1.0) -> None:
+    def __init__(self, total: int) -> None:
         super().__init__()
-        self.total, self.interval = total, interval
-        self.start = self.last = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self.shown_tenth = 0
+        self.total = total
+        self.bar: ProgressBar | None = None
 
     def _on_training_start(self) -> None:
-        self.start = self.last = time.perf_counter()
+        self.bar = ProgressBar(self.total, "train", "steps", done=min(self.num_timesteps, self.total))
 
     def _on_step(self) -> bool:
-        now = time.perf_counter()
-        done = min(self.num_timesteps, self.total)
-        tenth = 10 * done // self.total
-        if (self.tty and now - self.last >= self.interval) or (not self.tty and tenth > self.shown_tenth):
-            self.last, self.shown_tenth = now, tenth
-            self.show(done, now)
+        if self.bar is not None:
+            self.bar.update(min(self.num_timesteps, self.total))
         return True
 
-    def show(self, done: int, now: float) -> None:
-        rate = done / max(now - self.start, 1e-9)
-        left = (self.total - done) / rate if rate > 0 else math.inf
-        bar = "#" * (30 * done // self.total)
-        eta = f"{left // 60:.0f}m{left % 60:02.0f}s" if math.isfinite(left) else "?"
-        line = f"[{bar:<30}] {done:>9,}/{self.total:,} steps  {rate:6.0f} steps/s  {eta} left"
-        print(f"\r{line}" if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
-
     def _on_training_end(self) -> None:
-        if self.tty:
-            self.show(min(self.num_timesteps, self.total), time.perf_counter())
-            print(file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.update(min(self.num_timesteps, self.total), final=True)
 
 
 def run_callbacks(

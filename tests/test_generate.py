@@ -112,7 +112,8 @@ def test_a_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(reference
     (root / "shards" / ".shard-000005.npz.abc.tmp").write_bytes(b"half a shard")  # as a kill mid-write leaves
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert f"{N}/{N} images" in result.stderr
+    assert f"{N}/{N} [" in result.stderr  # the bar reached the whole set
+    assert "images/s" in result.stderr
     assert not list((root / "shards").glob(".*.tmp"))
     assert_same_data_set(reference, root)
     assert (root / "manifest.jsonl").read_text() == (reference / "manifest.jsonl").read_text()

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     "run_cache": 0,
     "worker_pool": 0,
     "user_warnings": 0,
+    "progress": 0,
     # 1 the randomization config
     "config": 1,
     "memory": 1,  # what a config allocates, checked before allocating

@@ -22,6 +22,7 @@ from dr_sim.policies.rl_config import load_rl_config
 from dr_sim.policies.rl_evaluation import (
     AUDIT,
     DomainResult,
+    add_evaluate_arguments,
     audit,
     audit_values,
     evaluate,
@@ -222,19 +223,13 @@ def test_evaluate_gives_a_table_with_intervals(tiny_run: Path) -> None:
 
 
 def test_evaluate_cli_prints_json(tiny_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(
-        run=str(tiny_run),
-        domains=["nominal"],
-        episodes=2,
-        json=True,
-        audit=False,
-        workers=1,
-        backend="local",
-        address=None,
-    )
-    assert run_evaluate(args) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["domains"]["nominal"]["episodes"] == 2
+    parser = argparse.ArgumentParser()
+    add_evaluate_arguments(parser)
+    assert run_evaluate(parser.parse_args([str(tiny_run), "--domains", "nominal", "-n", "2", "--json"])) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["domains"]["nominal"]["episodes"] == 2  # stdout: the JSON object alone
+    assert "evaluate: 100%" in printed.err  # the progress bar, on stderr
+    assert "2/2" in printed.err
 
 
 def test_unknown_domain_and_run_are_clear_errors(tiny_run: Path, tmp_path: Path) -> None:

@@ -23,9 +23,10 @@ for the engine figures and the panda figure is left out; without EGL the egl fig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -34,6 +35,7 @@ from dr_sim.bench import render, scale
 from dr_sim.bench.engine import bench_task_overhead, engine_figures, engine_notes, task_lines
 from dr_sim.bench.figures import Figure, format_table
 from dr_sim.env_ids import default_env_id
+from dr_sim.progress import Progress
 from dr_sim.registration import ENV_IDS, register_envs
 
 FAMILIES = ("engine", "tasks", "render", "egl", "panda", "generator", "vecenv")
@@ -61,24 +63,36 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     env_id = args.env or default_env_id()
     only, sizes = set(args.only), list(args.sizes)
     figures: list[Figure] = []
-    if "engine" in only:
-        engine = engine_figures(env_id, args.resets, args.steps, args.repeats, args.seed)
-        figures += engine
-    if "render" in only:
-        figures += render.floor_figures(sizes, args.blocks, args.calls, args.seed)
-    if "egl" in only:
-        figures += render.egl_figures(sizes, args.blocks, args.calls, args.seed)
-    if "panda" in only:
-        figures += [f for f in [render.panda_figure(args.blocks, args.calls * 4, args.seed)] if f is not None]
-    if "engine" in only:
-        figures += _stricter(engine)
-    if "generator" in only:
-        figures += scale.generator_figures(args.images, args.pool_images)
-    if "vecenv" in only:
-        figures += scale.vecenv_figures(args.blocks, args.calls * 4, args.seed)
-    tasks = []
-    if "tasks" in only and args.task_steps:
-        tasks = [bench_task_overhead(task, args.task_steps, args.seed) for task in ENV_IDS]
+    engine: list[Figure] = []
+    tasks: list[dict[str, Any]] = []
+
+    def measure_engine() -> None:
+        engine.extend(engine_figures(env_id, args.resets, args.steps, args.repeats, args.seed))
+        figures.extend(engine)
+
+    def measure_tasks() -> None:
+        if args.task_steps:
+            tasks.extend(bench_task_overhead(task, args.task_steps, args.seed) for task in ENV_IDS)
+
+    # family -> what measures it, in the table's order ("engine" also gives the stricter rows after "panda")
+    measures: dict[str, Callable[[], None]] = {
+        "engine": measure_engine,
+        "render": lambda: figures.extend(render.floor_figures(sizes, args.blocks, args.calls, args.seed)),
+        "egl": lambda: figures.extend(render.egl_figures(sizes, args.blocks, args.calls, args.seed)),
+        "panda": lambda: figures.extend(
+            f for f in [render.panda_figure(args.blocks, args.calls * 4, args.seed)] if f is not None
+        ),
+        "stricter": lambda: figures.extend(_stricter(engine)),
+        "generator": lambda: figures.extend(scale.generator_figures(args.images, args.pool_images)),
+        "vecenv": lambda: figures.extend(scale.vecenv_figures(args.blocks, args.calls * 4, args.seed)),
+        "tasks": measure_tasks,
+    }
+    chosen = [name for name in measures if name in only or (name == "stricter" and "engine" in only)]
+    with contextlib.closing(Progress(len(chosen), "bench", "families", enabled=not args.quiet)) as bar:
+        for name in chosen:
+            bar.label(name)
+            measures[name]()
+            bar.advance()
     judged = [figure.passed for figure in figures if figure.passed is not None]
     return {
         "env": env_id,
@@ -101,6 +115,7 @@ def format_result(result: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bench`` subcommand's arguments."""
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--only", nargs="+", choices=FAMILIES, default=list(FAMILIES), metavar="FAMILY", help=f"of {FAMILIES}"
     )

@@ -41,7 +41,7 @@ from dr_sim.backends import Backend, add_backend_arguments, backend_from_args, r
 from dr_sim.config import load_config
 from dr_sim.datasets.coco import export_coco
 from dr_sim.datasets.config import GeneratorConfig, load_generator_config, resolved_dict
-from dr_sim.datasets.pool import DatasetLock, Progress, ShardRenderer
+from dr_sim.datasets.pool import DatasetLock, ShardRenderer
 from dr_sim.datasets.shards import (
     LABEL_BYTES,
     SHARD_BYTES_PER_PIXEL,
@@ -56,6 +56,7 @@ from dr_sim.datasets.shards import (
 )
 from dr_sim.errors import ConfigError
 from dr_sim.memory import Estimate, check_memory, mib, randomization_estimate, render_estimate
+from dr_sim.progress import Progress
 
 EXPORTS = ("coco",)
 
@@ -127,7 +128,9 @@ def generate(
                 if repaired and progress:
                     print(f"generate: {_repaired_text(repaired)}; rendering them again", file=sys.stderr)
                 pending = [shard for shard in order if shard not in complete]
-                bar = Progress(count, _images_in(complete, settings.shard_size, count), enabled=progress)
+                bar = Progress(
+                    count, "generate", "images", done=_images_in(complete, settings.shard_size, count), enabled=progress
+                )
                 finished, partial = bar.done, {}  # images of the shards written; shard -> images rendered of it
 
                 def on_tick(shard: int, images: int) -> None:
@@ -155,7 +158,7 @@ def generate(
                         built=renderer,
                     )
                 except KeyboardInterrupt:
-                    bar.update(bar.done, final=True)
+                    bar.close()
                     kept = len(complete)
                     print(
                         f"interrupted: {kept} of {total} shards complete; rerun the same command to resume",

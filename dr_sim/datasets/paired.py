@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from dr_sim.datasets.config import ConfigInput, GeneratorConfig, load_generator_config, resolved_dict
-from dr_sim.datasets.pool import DatasetLock, Progress
+from dr_sim.datasets.pool import DatasetLock
 from dr_sim.datasets.shards import (
     Shard,
     ShardIndex,
@@ -46,6 +46,7 @@ from dr_sim.datasets.shards import (
 )
 from dr_sim.datasets.source import ImageSource
 from dr_sim.errors import ConfigError
+from dr_sim.progress import Progress
 from dr_sim.randomizers.appearance import NO_TEXTURE
 from dr_sim.scene.camera import Frame
 
@@ -125,7 +126,7 @@ class PairedSource(ImageSource):
         rendered = []
         for index in indices:
             rendered.append(self.render_pair(index))
-            progress.update(progress.done + 1)
+            progress.advance()
         labels = [entry[2] for entry in rendered]
         shards = {}
         for k, look in enumerate(LOOKS):
@@ -167,7 +168,7 @@ def generate_pairs(config: ConfigInput, out: str | Path, count: int, *, progress
             done = set.intersection(*(indexes[look].verify(metas[look])[0] for look in LOOKS))
             pending = [shard for shard in range(total) if shard not in done]
             finished = sum(len(shard_range(shard, settings.shard_size, count)) for shard in done)
-            bar = Progress(count, finished, enabled=progress)
+            bar = Progress(count, "generate pairs", "images", done=finished, enabled=progress)
             for shard in pending:
                 for look, data in source.shard_pair(shard, count, bar).items():
                     indexes[look].write_shard(shard, encode_shard(data, compress=settings.compress))

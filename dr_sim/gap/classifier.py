@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dr_sim.progress import Progress
+
 HOLDOUT = 0.5  # fraction of each side held out for scoring
 RESAMPLES = 1000  # bootstrap resamples
 LEVEL = 0.95  # confidence level of the intervals
@@ -126,8 +128,10 @@ def fit(
     epochs: int,
     rng: np.random.Generator,
     learning_rate: float = LEARNING_RATE,
+    progress: Progress | None = None,
 ) -> None:
-    """Train ``model`` with Adam for ``epochs`` passes over ``count`` samples in shuffled batches.
+    """Train ``model`` with Adam for ``epochs`` passes over ``count`` samples in shuffled batches;
+    ``progress`` (if given) advances by one per epoch.
 
     ``batch_loss(indices)`` returns the loss of the samples at ``indices`` (a LongTensor); the order of
     the batches comes from ``rng``. The model is left in eval mode, its batch norm statistics those of
@@ -144,6 +148,8 @@ def fit(
             optimizer.zero_grad()
             batch_loss(indices).backward()
             optimizer.step()
+        if progress is not None:
+            progress.advance()
     refresh_batch_norm(model, count, batch_loss)
     model.eval()
 
@@ -245,7 +251,12 @@ class ClassifierResult:
 
 
 def classify(
-    images_a: np.ndarray, images_b: np.ndarray, split: Split, epochs: int, rng: np.random.Generator
+    images_a: np.ndarray,
+    images_b: np.ndarray,
+    split: Split,
+    epochs: int,
+    rng: np.random.Generator,
+    progress: Progress | None = None,
 ) -> ClassifierResult:
     """Train ``GapNet`` on the train halves of A (label 0) and B (label 1); score the held-out halves.
 
@@ -254,13 +265,14 @@ def classify(
         split: which images train and which are held out.
         epochs: passes over the train halves.
         rng: the source of the weights' seed, the batch order and the bootstrap.
+        progress: advanced by one per epoch.
     """
     start = time.perf_counter()
     inputs = torch.cat([to_tensor(images_a[split.train_a]), to_tensor(images_b[split.train_b])])
     labels = torch.cat([torch.zeros(len(split.train_a)), torch.ones(len(split.train_b))])
     model = build(GapNet, rng)
     loss = nn.BCEWithLogitsLoss()
-    fit(model, len(inputs), lambda idx: loss(model(inputs[idx]), labels[idx]), epochs, rng)
+    fit(model, len(inputs), lambda idx: loss(model(inputs[idx]), labels[idx]), epochs, rng, progress=progress)
     logit_a = apply(model, to_tensor(images_a[split.test_a])).double().numpy()
     logit_b = apply(model, to_tensor(images_b[split.test_b])).double().numpy()
     p_a, p_b = sigmoid(logit_a), sigmoid(logit_b)

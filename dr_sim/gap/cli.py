@@ -38,6 +38,7 @@ from dr_sim.extras import require
 from dr_sim.gap.images import ImageSet, check_source, identity, load_image_set
 from dr_sim.gap.report import TELLING, telling_sheet, verdict, write_report
 from dr_sim.gap.stats import compare, image_stats
+from dr_sim.progress import Progress
 
 DEFAULT_OUT = "runs/gap-report"
 DEFAULT_N = 500
@@ -129,7 +130,7 @@ def measure_gap(
             f"{MIN_IMAGES} images per side (half to train, half to score)"
         )
     with one_torch_thread():
-        return _measure(set_a, set_b, count, out, size, seed, epochs, say, start)
+        return _measure(set_a, set_b, count, out, size, seed, epochs, say, start, progress=log is not None)
 
 
 def _measure(
@@ -142,8 +143,10 @@ def _measure(
     epochs: int,
     say: Callable[[str], None],
     start: float,
+    progress: bool,
 ) -> dict[str, Any]:
-    """``measure_gap`` once the sets are loaded and checked: ``count`` images of each side are used."""
+    """``measure_gap`` once the sets are loaded and checked: ``count`` images of each side are used;
+    ``progress``: a bar of training epochs (classifier, then autoencoder) on stderr."""
     from dr_sim.gap.classifier import classify, split_sides  # needs torch (extra: train)
     from dr_sim.gap.features import feature_distance  # needs torch (extra: train)
 
@@ -154,10 +157,10 @@ def _measure(
     images_a = set_a.images[_balanced(set_a.images, count, balance)]
     images_b = set_b.images[_balanced(set_b.images, count, balance)]
     split = split_sides(count, count, halves)
-    say(f"training the classifier on {len(split.train_a)} + {len(split.train_b)} images")
-    classifier = classify(images_a, images_b, split, epochs, classifier_rng)
-    say("training the autoencoder for the feature distance")
-    features = feature_distance(images_a, images_b, split, epochs, feature_rng)
+    say(f"training the classifier, then the autoencoder, on {len(split.train_a)} + {len(split.train_b)} images")
+    with contextlib.closing(Progress(2 * epochs, "gap", "epochs", enabled=progress)) as bar:
+        classifier = classify(images_a, images_b, split, epochs, classifier_rng, progress=bar)
+        features = feature_distance(images_a, images_b, split, epochs, feature_rng, progress=bar)
     stats_a, stats_b = image_stats(images_a), image_stats(images_b)
     result: dict[str, Any] = {
         "auc": classifier.auc,

@@ -48,6 +48,7 @@ from dr_sim.gap.classifier import (
     percentile_ci,
     to_tensor,
 )
+from dr_sim.progress import Progress
 
 KIND = "kid"
 DEGREE = 3  # of the polynomial kernel
@@ -114,7 +115,12 @@ class FeatureResult:
 
 
 def feature_distance(
-    images_a: np.ndarray, images_b: np.ndarray, split: Split, epochs: int, rng: np.random.Generator
+    images_a: np.ndarray,
+    images_b: np.ndarray,
+    split: Split,
+    epochs: int,
+    rng: np.random.Generator,
+    progress: Progress | None = None,
 ) -> FeatureResult:
     """Train the autoencoder on the train halves of A and B together; KID of the held-out halves.
 
@@ -123,12 +129,13 @@ def feature_distance(
         split: the train and held-out halves (the classifier's, so both figures score the same images).
         epochs: passes over the train halves.
         rng: the source of the weights' seed, the batch order and the bootstrap.
+        progress: advanced by one per epoch.
     """
     start = time.perf_counter()
     train = torch.cat([to_tensor(images_a[split.train_a]), to_tensor(images_b[split.train_b])])
     model = build(AutoEncoder, rng)
     loss = nn.MSELoss()
-    fit(model, len(train), lambda idx: loss(model(train[idx]), train[idx]), epochs, rng)
+    fit(model, len(train), lambda idx: loss(model(train[idx]), train[idx]), epochs, rng, progress=progress)
     test_a, test_b = to_tensor(images_a[split.test_a]), to_tensor(images_b[split.test_b])
     with torch.no_grad():
         test = torch.cat([test_a, test_b])
