@@ -16,6 +16,7 @@ from gymnasium import spaces
 
 from dr_sim import DomainRandomization
 from dr_sim.engine import RandomizationEngine
+from dr_sim.errors import ConfigError
 from dr_sim.randomizers.textures import TexturePool
 from dr_sim.scene.camera import Camera, CameraState, Frame
 from dr_sim.scene.scene import Scene
@@ -248,6 +249,46 @@ def test_light_color_tints_the_image(world):
     mean = red.rgb[table].astype(float).mean(axis=0)
     assert mean[0] > 1.5 * mean[1]
     assert mean[0] > 1.5 * mean[2]
+
+
+def test_light_intensity_scales_the_lights_own_contribution(world):
+    """``intensity`` scales diffuse and specular: the table brightens with it, at 0 only the ambient light
+    is left (the same pixels as diffuse and specular 0), and the geometry is untouched."""
+    scene = world.scene()
+    light = {"ambient": constant(0.2), "diffuse": constant(0.6), "specular": constant(0.1)}
+    brightness = {}
+    for intensity in (0.0, 0.5, 1.0, 1.5):
+        params, frame = run_episode({"lighting": {**light, "intensity": constant(intensity)}}, scene)
+        assert params["lighting"]["intensity"] == {"light": intensity}
+        table = frame.body == world.bodies["table"]
+        brightness[intensity] = frame.rgb[table].astype(float).mean()
+        if intensity == 0.0:
+            dark = frame
+    assert brightness[0.0] < brightness[0.5] < brightness[1.0] < brightness[1.5]
+    unlit = {"ambient": constant(0.2), "diffuse": constant(0.0), "specular": constant(0.0)}
+    _, ambient_only = run_episode({"lighting": unlit}, scene)
+    assert np.array_equal(dark.rgb, ambient_only.rgb)
+
+
+def test_light_elevation_and_azimuth_render_as_the_same_direction(world):
+    """Elevation 30 deg and azimuth 120 deg light the scene exactly as the unit vector they name; one
+    angle alone keeps the other at the nominal direction's, which renders as the nominal light."""
+    scene = world.scene()
+    up, around = np.radians(30.0), np.radians(120.0)
+    vector = [np.cos(up) * np.cos(around), np.cos(up) * np.sin(around), np.sin(up)]
+    _, angled = run_episode({"lighting": {"elevation": constant(30.0), "azimuth": constant(120.0)}}, scene)
+    _, direct = run_episode({"lighting": {"direction": constant(vector)}}, scene)
+    np.testing.assert_array_equal(angled.rgb, direct.rgb)
+    _, nominal = run_episode({"lighting": {"direction": constant([0.5, 0.5, 1.0])}}, scene)
+    nominal_elevation = float(np.degrees(np.arcsin(1 / np.sqrt(1.5))))  # of (0.5, 0.5, 1)
+    _, default_azimuth = run_episode({"lighting": {"elevation": constant(nominal_elevation)}}, scene)
+    assert np.abs(nominal.rgb.astype(int) - default_azimuth.rgb.astype(int)).max() <= 1  # float round-off at most
+    with pytest.raises(ConfigError, match=r"either as 'direction'.*or as 'elevation'/'azimuth'"):
+        RandomizationEngine({"lighting": {"direction": constant([0, 0, 1]), "azimuth": constant(10.0)}})
+    with pytest.raises(ConfigError, match=r"lighting\.elevation.*\[0, 90\] deg"):
+        RandomizationEngine({"lighting": {"elevation": {"type": "uniform", "low": 40.0, "high": 120.0}}})
+    with pytest.raises(ConfigError, match=r"lighting\.intensity.*>= 0"):
+        RandomizationEngine({"lighting": {"intensity": {"type": "normal", "mean": 1.0, "std": 0.5}}})
 
 
 def test_shadow_probability_toggles_shadows_on_the_table(world):

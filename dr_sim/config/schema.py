@@ -261,6 +261,10 @@ LIGHT_NOMINAL: dict[str, float | tuple[float, ...]] = {
     "ambient": 0.6,
     "diffuse": 0.35,
     "specular": 0.05,
+    "intensity": 1.0,
+    # the nominal direction (0.5, 0.5, 1) as angles: elevation asin(1 / sqrt(1.5)), azimuth 45 deg
+    "elevation": math.degrees(math.asin(1.0 / math.sqrt(1.5))),
+    "azimuth": 45.0,
 }
 _NEGATIVE_LIGHT = "a negative coefficient takes light away"
 MIN_LIGHT_DIRECTION = 1e-9  # the lighting randomizer normalises directions at least this long
@@ -268,7 +272,13 @@ MIN_LIGHT_DIRECTION = 1e-9  # the lighting randomizer normalises directions at l
 
 class LightingConfig(FiniteModel):
     """TinyRenderer light: direction (unit 3-vector after normalisation), RGB color in [0, 1],
-    distance (m), ambient/diffuse/specular coefficients, and the probability of shadows."""
+    distance (m), ambient/diffuse/specular coefficients, and the probability of shadows.
+
+    The direction may instead be given as ``elevation`` (deg above the horizontal, in [0, 90]) and
+    ``azimuth`` (deg about z, 0 = +x, counter-clockwise seen from above); one given alone keeps the other
+    at the nominal direction's (54.7 and 45 deg). ``intensity`` (>= 0, nominal 1) scales the light's own
+    contribution, its diffuse and specular coefficients, and leaves the ambient light as it is.
+    """
 
     direction: Annotated[
         Param | None,
@@ -300,7 +310,36 @@ class LightingConfig(FiniteModel):
         Param | None,
         _non_negative("specular", shape=(), nominal=LIGHT_NOMINAL["specular"], where="lighting", why=_NEGATIVE_LIGHT),
     ] = None
+    intensity: Annotated[
+        Param | None,
+        _non_negative("intensity", shape=(), nominal=LIGHT_NOMINAL["intensity"], where="lighting", why=_NEGATIVE_LIGHT),
+    ] = None
+    elevation: Annotated[
+        Param | None,
+        Domain(
+            "elevation",
+            "deg",
+            low=0.0,
+            high=90.0,
+            shape=(),
+            nominal=LIGHT_NOMINAL["elevation"],
+            where="lighting",
+            why="the light comes from the upper hemisphere (below the horizon it lights the table from beneath)",
+        ),
+    ] = None
+    azimuth: Annotated[
+        Param | None, Domain("azimuth", "deg", shape=(), nominal=LIGHT_NOMINAL["azimuth"], where="lighting")
+    ] = None
     shadow_probability: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> LightingConfig:
+        if self.direction is not None and (self.elevation is not None or self.azimuth is not None):
+            raise ValueError(
+                "give the light's direction either as 'direction' (a 3-vector) or as 'elevation'/'azimuth' "
+                "(deg), not both"
+            )
+        return self
 
 
 TextureFamily = Literal["flat", "gradient", "checker", "stripes", "noise"]
