@@ -7,6 +7,8 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from dr_sim.bench.render import NO_STEP_RENDER
 from dr_sim.registration import ENV_IDS
 
@@ -62,3 +64,24 @@ def test_unknown_family_is_one_line() -> None:
     assert len(lines) == 1, result.stderr
     assert "gpu" in lines[0]
     assert "engine" in lines[0]  # names the families that exist
+
+
+def test_detail_rows_give_every_image_task_steps_per_second_at_both_details() -> None:
+    """``--only detail``: a row per image task and randomization (low against full detail, measured side by
+    side) with the absolute steps/s of both, and the Panda tasks' render alone, judged against its goal."""
+    result = bench("--only", "detail", "--blocks", "1", "--calls", "1", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout)["figures"]
+    steps = [figure for figure in figures if "low_steps_per_s" in figure["details"]]
+    tasks = {env_id for env_id in ENV_IDS if env_id not in NO_STEP_RENDER}
+    assert {(f["details"]["env"], f["details"]["randomization"]) for f in steps} == {
+        (env_id, randomization) for env_id in tasks for randomization in ("nominal", "full")
+    }
+    for figure in steps:
+        low, full = figure["details"]["low_steps_per_s"], figure["details"]["full_steps_per_s"]
+        assert low > 0
+        assert full > 0
+        assert figure["value"] == pytest.approx(low / full, rel=1e-6)  # one block: the ratio of the two rates
+    renders = [figure for figure in figures if "low_renders_per_s" in figure["details"]]
+    assert [figure["details"]["env"] for figure in renders] == ["dr_sim/PandaReach-v0", "dr_sim/PandaPickAndPlace-v0"]
+    assert all(figure["goal"] == 7.0 for figure in renders)

@@ -12,6 +12,9 @@
 - ``render``, ``egl``, ``panda`` (``dr_sim.bench.render``): each image task's step against PyBullet's
   floor at each of ``--sizes`` (goal >= 0.95), EGL against TinyRenderer at each size (reported),
   ``PandaPush-v3`` with ``full`` and dr_sim's camera against panda-gym's ``render()`` (goal: faster);
+- ``detail`` (``dr_sim.bench.detail``): every image task's absolute steps/s at 84 px, nominal and
+  ``full``, with ``render_detail`` low against full (goal for the Panda tasks under ``full``: >= 5x,
+  the render alone >= 7x);
 - ``generator``, ``vecenv`` (``dr_sim.bench.scale``): generator images/s per worker against the render
   floor (goal >= 0.85), 2 workers against 1 (goal >= 1.8), ``SubprocVecEnv`` steps/s with 1 and 2
   workers (reported).
@@ -31,14 +34,14 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from dr_sim.arguments import non_negative_int, positive_int, run_command
-from dr_sim.bench import render, scale
+from dr_sim.bench import detail, render, scale
 from dr_sim.bench.engine import bench_task_overhead, engine_figures, engine_notes, task_lines
 from dr_sim.bench.figures import Figure, format_table
 from dr_sim.env_ids import default_env_id
 from dr_sim.progress import Progress
 from dr_sim.registration import ENV_IDS, register_envs
 
-FAMILIES = ("engine", "tasks", "render", "egl", "panda", "generator", "vecenv")
+FAMILIES = ("engine", "tasks", "render", "detail", "egl", "panda", "generator", "vecenv")
 SIZES = (64, 84, 128, 256)
 MEMORY_GOAL_MB = 5.0  # the speed issue's goals, stricter than the engine's on the same measurements
 RESET_GOAL = 0.5
@@ -78,6 +81,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     measures: dict[str, Callable[[], None]] = {
         "engine": measure_engine,
         "render": lambda: figures.extend(render.floor_figures(sizes, args.blocks, args.calls, args.seed)),
+        "detail": lambda: figures.extend(detail.detail_figures(args.blocks, args.calls, args.seed)),
         "egl": lambda: figures.extend(render.egl_figures(sizes, args.blocks, args.calls, args.seed)),
         "panda": lambda: figures.extend(
             f for f in [render.panda_figure(args.blocks, args.calls * 4, args.seed)] if f is not None
@@ -107,6 +111,7 @@ def format_result(result: dict[str, Any]) -> str:
     """The result as one text table, its notes and the per-task overhead."""
     lines = format_table(result["figures"])
     lines += engine_notes({figure["name"]: figure for figure in result["figures"]})
+    lines += detail.detail_lines(result["figures"])
     lines += task_lines(result["tasks"])
     lines.append(f"env {result['env']}, {result['seconds']:.0f} s")
     return "\n".join(lines)

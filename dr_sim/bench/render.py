@@ -39,7 +39,7 @@ PANDA_GOAL = 1.0
 PANDA_SIZE = 84
 
 
-def _actions(space: gym.spaces.Box, seed: int) -> Iterator[np.ndarray]:
+def seeded_actions(space: gym.spaces.Box, seed: int) -> Iterator[np.ndarray]:
     """Seeded uniform actions, 64 of them repeated."""
     rng = np.random.default_rng(seed)
     return itertools.cycle(list(rng.uniform(space.low, space.high, size=(64, *space.shape)).astype(np.float32)))
@@ -52,7 +52,7 @@ def _task_vs_floor(env_id: str, size: int, blocks: int, calls: int, seed: int) -
     task = env.unwrapped
     try:
         task.reset(seed=seed)
-        actions = _actions(task.action_space, seed)
+        actions = seeded_actions(task.action_space, seed)
         camera, light, client = task.session.camera, task.session.scene.light, task.physics_client._client
         view, projection = camera.view_matrix(), camera.projection_matrix()
         segment = p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if task.segment_observations else 0
@@ -144,9 +144,9 @@ def _egl_figures(sizes: list[int], blocks: int, calls: int, seed: int) -> list[F
     return figures
 
 
-def _stepper(env: Any, seed: int, render: bool) -> Callable[[], None]:
+def stepper(env: Any, seed: int, render: bool) -> Callable[[], None]:
     """One step of ``env`` on seeded actions (then ``render()`` if asked), resetting when an episode ends."""
-    actions = _actions(env.action_space, seed)
+    actions = seeded_actions(env.action_space, seed)
     env.reset(seed=seed)
 
     def step() -> None:
@@ -167,7 +167,7 @@ def panda_figure(blocks: int, calls: int, seed: int) -> Figure | None:
         ours = DomainRandomization(make_env("PandaPush-v3"), "full", obs_type="rgb", image_size=PANDA_SIZE)
         theirs = gym.make("PandaPush-v3", render_mode="rgb_array", render_width=PANDA_SIZE, render_height=PANDA_SIZE)
     try:
-        timing = side_by_side(_stepper(ours, seed, False), _stepper(theirs, seed, True), blocks, calls)
+        timing = side_by_side(stepper(ours, seed, False), stepper(theirs, seed, True), blocks, calls)
     finally:
         ours.close()
         theirs.close()
