@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
             "train",
             train_evaluate.add_train_arguments,
             train_evaluate.run_train,
-            "train a policy (kind: rl) or a pose network (kind: pose) from a YAML config",
+            "train a policy (kind: rl), a pose network (kind: pose) or a keypoint pose network (kind: belief)",
             train_evaluate.__doc__,
         ),
         (

@@ -1,13 +1,17 @@
 """``dr-sim train`` and ``dr-sim evaluate``: what a config or a run folder is decides who handles it.
 
-A training config (YAML) names its ``kind``: ``pose`` (the perception network,
-``dr_sim.policies.pose_training``) or ``rl`` (a stable-baselines3 policy, ``dr_sim.policies.rl_training``).
-``dr-sim evaluate RUN ...`` reads the kind from the run folder (``config.yaml`` of an RL run, ``model.pt``
-of a pose run) and parses the rest of the command line with that kind's options:
+A training config (YAML) names its ``kind``: ``pose`` (the perception network that regresses a target's
+(x, y), ``dr_sim.policies.pose_training``), ``belief`` (keypoint belief maps, then PnP through the
+calibrated camera: 6-DoF pose, ``dr_sim.policies.belief_training``) or ``rl`` (a stable-baselines3
+policy, ``dr_sim.policies.rl_training``). ``dr-sim evaluate RUN ...`` reads the kind from the run folder
+(``config.yaml`` of an RL or belief run, ``model.pt`` of a pose run) and parses the rest of the command
+line with that kind's options:
 
 - ``rl``: ``--domains nominal train <shift or YAML> ...``, ``-n``, ``--json``, ``--audit``, ``--workers``,
   ``--backend local|ray`` and ``--address auto|HOST:PORT`` (``dr_sim.backends``);
-- ``pose``: ``--data [NAME=]DIR`` (repeatable), ``--json``.
+- ``pose``: ``--data [NAME=]DIR`` (repeatable), ``--json``;
+- ``belief``: ``--data [NAME=]DIR`` (repeatable), ``--json``: translation and rotation error, ADD / ADD-S
+  accuracy and ADD AUC with bootstrap intervals, with the true and with a miscalibrated camera pose.
 """
 
 from __future__ import annotations
@@ -26,11 +30,19 @@ from dr_sim.errors import ConfigError, MissingExtraError
 from dr_sim.extras import require
 
 # Imported by name when a config or a run of that kind comes: each needs the train extra (torch, SB3).
-TRAINERS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_training"}
-EVALUATORS = {"pose": "dr_sim.policies.pose_training", "rl": "dr_sim.policies.rl_evaluation"}
+TRAINERS = {
+    "pose": "dr_sim.policies.pose_training",
+    "belief": "dr_sim.policies.belief_training",
+    "rl": "dr_sim.policies.rl_training",
+}
+EVALUATORS = {
+    "pose": "dr_sim.policies.pose_training",
+    "belief": "dr_sim.policies.belief_training",
+    "rl": "dr_sim.policies.rl_evaluation",
+}
 #: The heavy optional dependencies each kind imports (``dr_sim.extras``), checked first for a one-line error.
-NEEDS = {"pose": ("torch",), "rl": ("torch", "stable_baselines3")}
-RUN_CONFIG = "config.yaml"  # an RL run's resolved config
+NEEDS = {"pose": ("torch",), "belief": ("torch",), "rl": ("torch", "stable_baselines3")}
+RUN_CONFIG = "config.yaml"  # an RL or belief run's resolved config
 POSE_MODEL = "model.pt"  # a pose run's model
 
 
@@ -65,7 +77,9 @@ def run_kind(run: Path) -> str:
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """``dr-sim train``'s arguments (the same for every kind)."""
-    parser.add_argument("config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl' or 'kind: pose'")
+    parser.add_argument(
+        "config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl', 'kind: pose' or 'kind: belief'"
+    )
     parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_set_argument(parser, "total_timesteps=2000")

@@ -17,11 +17,28 @@ size (fx/W, fy/H, cx/W, cy/H) and the camera-to-world pose (OpenCV frame, rows o
 m): 16 numbers.
 
 ``info`` carries exact labels of the observed image from the reset on (``target_labels``).
+
+Named meshes (options, not a new task id): ``target_mesh`` names the target by path (an OBJ, or a URDF
+whose visual is an OBJ mesh; relative paths are also looked up in pybullet_data, e.g.
+``duck_vhacd.urdf``), with ``target_scale`` and ``target_rpy`` (the rotation, rad, that stands it upright;
+see ``dr_sim.envs.named_meshes`` for its frame). Its collision shape is its own bounding box, so the box-corner
+keypoints of the labels are the mesh's own box, and its centre is the object's origin: the 6-DoF pose
+that the labels carry (``objects[0].pose`` of ``dr-sim generate``) is the pose of that box. It replaces
+``target_shape``. ``distractor_meshes`` (files or folders of them) adds named-mesh distractors besides the
+randomizer's: built once, up to ``distractor_mesh_count`` shown per episode (drawn from the task's seeded
+generator, so an episode replays), resting upright at random yaw, the rest parked out of view.
+
+Why options of Localize and not a new task: the scene, the camera, the one-step episode, the labels and
+the (x, y) score are Localize's; only the object differs. The 6-DoF pose is read from the labels of a
+generated data set (``dr_sim.pose``), not scored through the action, so a new id would only duplicate
+this class. One mesh per env (as DOPE trains one network per object): several training meshes are
+several data sets, and held-out meshes are data sets of other meshes.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,14 +47,20 @@ from pybullet_utils.bullet_client import BulletClient
 
 from dr_sim.config.schema import CameraSpec
 from dr_sim.envs.base import TabletopEnv
-from dr_sim.envs.objects import OBJECTS, add_object
+from dr_sim.envs.named_meshes import NamedMesh, add_named_mesh, load_mesh, mesh_files
+from dr_sim.envs.objects import OBJECT_COLOR, OBJECTS, add_object
 from dr_sim.errors import ConfigError
-from dr_sim.scene.labels import mask_box
+from dr_sim.scene.labels import PARK_HEIGHT, mask_box
 
 TARGET_LOW = np.array([-0.2, -0.2])  # m, where the target's centre may lie
 TARGET_HIGH = np.array([0.2, 0.2])
 CANDIDATES = 64  # target spots drawn per episode; the first clear of the distractors is taken
 STATE_SIZE = 16
+MESH_DISTRACTOR_LOW = np.array([-0.3, -0.3])  # m, where named-mesh distractors' centres may lie
+MESH_DISTRACTOR_HIGH = np.array([0.3, 0.3])
+MAX_MESH_DISTRACTORS = 64  # named-mesh distractor bodies built at most
+TARGET_MASS = 0.1  # kg, of a named-mesh target
+DISTRACTOR_COLOR = (0.6, 0.6, 0.6, 1.0)  # of a named-mesh distractor whose file gives none
 
 
 class LocalizeEnv(TabletopEnv):
@@ -47,6 +70,13 @@ class LocalizeEnv(TabletopEnv):
         target_shape: ``cube`` (4 cm) or ``puck`` (6 cm across); see ``dr_sim.envs.objects``.
         clearance: the least gap (m) between the target and any distractor.
         obs_type: ``rgb`` (default), ``rgbd``, ``state``, ``state+rgb`` or ``state+rgbd``.
+        target_mesh: the target as a named mesh (.obj or .urdf path; see the module doc); replaces
+            ``target_shape``.
+        target_scale: the mesh's scale (1.0: the file's units, taken as metres).
+        target_rpy: roll, pitch, yaw (rad) from the mesh's axes to the object frame (upright).
+        distractor_meshes: mesh files or folders of them, built once as distractors.
+        distractor_mesh_scale: their scale.
+        distractor_mesh_count: the most of them shown per episode (0 to this many, uniformly).
         **kwargs: as ``TabletopEnv``.
     """
 
@@ -55,22 +85,73 @@ class LocalizeEnv(TabletopEnv):
     segment_observations = True  # the labels in info come from the observed frame's segmentation
 
     def __init__(
-        self, target_shape: str = "cube", clearance: float = 0.01, obs_type: str = "rgb", **kwargs: Any
+        self,
+        target_shape: str = "cube",
+        clearance: float = 0.01,
+        obs_type: str = "rgb",
+        target_mesh: str | None = None,
+        target_scale: float = 1.0,
+        target_rpy: Sequence[float] = (0.0, 0.0, 0.0),
+        distractor_meshes: Sequence[str] = (),
+        distractor_mesh_scale: float = 1.0,
+        distractor_mesh_count: int = 3,
+        **kwargs: Any,
     ) -> None:
         if target_shape not in OBJECTS:
             raise ConfigError(f"target_shape must be one of {tuple(OBJECTS)}, got {target_shape!r}")
         if not clearance >= 0:
             raise ConfigError(f"clearance must be a distance >= 0 m, got {clearance!r}")
+        if isinstance(distractor_meshes, str):
+            distractor_meshes = [distractor_meshes]
+        if (
+            isinstance(distractor_mesh_count, bool)
+            or not isinstance(distractor_mesh_count, int)
+            or distractor_mesh_count < 0
+        ):
+            raise ConfigError(f"distractor_mesh_count must be an integer >= 0, got {distractor_mesh_count!r}")
         self.target_spec = OBJECTS[target_shape]
+        #: The named-mesh target (``None``: the primitive ``target_shape``).
+        self.target_mesh: NamedMesh | None = (
+            None if target_mesh is None else load_mesh(target_mesh, target_scale, target_rpy, "target_mesh")
+        )
+        files = mesh_files(distractor_meshes, "distractor_meshes")
+        if len(files) > MAX_MESH_DISTRACTORS:
+            raise ConfigError(
+                f"distractor_meshes names {len(files)} mesh files; at most {MAX_MESH_DISTRACTORS} are built "
+                f"(name fewer files or a smaller folder)"
+            )
+        self.distractor_meshes = [load_mesh(file, distractor_mesh_scale, what="distractor_meshes") for file in files]
+        self.distractor_mesh_count = distractor_mesh_count
         self.clearance = float(clearance)
         self.estimate: np.ndarray | None = None
         self._labels: dict[str, Any] = {}
         self._observation: Any = None
-        super().__init__(target_shape=target_shape, clearance=clearance, obs_type=obs_type, **kwargs)
+        self._mesh_distractor_bodies: list[int] = []
+        super().__init__(
+            target_shape=target_shape,
+            clearance=clearance,
+            obs_type=obs_type,
+            target_mesh=target_mesh,
+            target_scale=target_scale,
+            target_rpy=list(target_rpy),
+            distractor_meshes=list(distractor_meshes),
+            distractor_mesh_scale=distractor_mesh_scale,
+            distractor_mesh_count=distractor_mesh_count,
+            **kwargs,
+        )
 
     # -- the task -------------------------------------------------------------------------------
     def build(self, client: BulletClient) -> None:
-        self.sim_bodies["object"] = add_object(client, self.target_spec)
+        if self.target_mesh is None:
+            self.sim_bodies["object"] = add_object(client, self.target_spec)
+        else:
+            self.sim_bodies["object"] = add_named_mesh(
+                client, self.target_mesh, TARGET_MASS, OBJECT_COLOR, [0.0, 0.0, self.target_height]
+            )
+        for i, mesh in enumerate(self.distractor_meshes):  # static bodies: placed, never simulated
+            body = add_named_mesh(client, mesh, 0.0, DISTRACTOR_COLOR, _parking(i))
+            self.sim_bodies[f"mesh_distractor{i}"] = body
+            self._mesh_distractor_bodies.append(body)
 
     def make_action_space(self) -> spaces.Box:
         return spaces.Box(-1.0, 1.0, (2,), np.float32)
@@ -84,12 +165,13 @@ class LocalizeEnv(TabletopEnv):
         section that places the target has placed it already: it stays."""
         self.estimate = None
         self._labels = {}
+        self._place_mesh_distractors()
         structure = self.session.engine.structure
         if structure is not None and structure.places(self.sim_bodies["object"]):
             return
         candidates = self.np_random.uniform(TARGET_LOW, TARGET_HIGH, (CANDIDATES, 2))
         yaw = self.np_random.uniform(-np.pi, np.pi)
-        room = self._room(candidates)
+        room = self._room(candidates, self.target_radius)
         clear = np.flatnonzero(room >= self.clearance)
         x, y = candidates[clear[0] if clear.size else int(np.argmax(room))]
         client = self.physics_client
@@ -97,26 +179,57 @@ class LocalizeEnv(TabletopEnv):
         client.resetBasePositionAndOrientation(self.sim_bodies["object"], [x, y, self.target_height], orientation)
         client.resetBaseVelocity(self.sim_bodies["object"], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
 
-    def _room(self, spots: np.ndarray) -> np.ndarray:
-        """Gap (m) between a target centred at each of ``spots`` (N x 2, m) and the nearest distractor,
-        taken as its bounding box on the table plane; infinite without distractors."""
+    def _place_mesh_distractors(self) -> None:
+        """Show up to ``distractor_mesh_count`` named-mesh distractors (how many and which drawn from the
+        task's generator), each resting upright at a random yaw at the first candidate spot clear of the
+        bodies placed before it; park the others."""
+        bodies = self._mesh_distractor_bodies
+        if not bodies:
+            return
+        client = self.physics_client
+        for i, body in enumerate(bodies):
+            client.resetBasePositionAndOrientation(body, _parking(i), [0.0, 0.0, 0.0, 1.0])
+        count = int(self.np_random.integers(0, min(self.distractor_mesh_count, len(bodies)) + 1))
+        for i in self.np_random.choice(len(bodies), size=count, replace=False):
+            mesh = self.distractor_meshes[int(i)]
+            candidates = self.np_random.uniform(MESH_DISTRACTOR_LOW, MESH_DISTRACTOR_HIGH, (CANDIDATES, 2))
+            yaw = self.np_random.uniform(-np.pi, np.pi)
+            room = self._room(candidates, mesh.footprint_radius)
+            clear = np.flatnonzero(room >= self.clearance)
+            x, y = candidates[clear[0] if clear.size else int(np.argmax(room))]
+            orientation = client.getQuaternionFromEuler([0.0, 0.0, yaw])
+            client.resetBasePositionAndOrientation(bodies[int(i)], [x, y, mesh.height / 2], orientation)
+
+    def _room(self, spots: np.ndarray, radius: float) -> np.ndarray:
+        """Gap (m) between a body of footprint ``radius`` (m) centred at each of ``spots`` (N x 2, m) and
+        the nearest distractor in view, taken as its bounding box on the table plane; infinite without."""
         room = np.full(len(spots), np.inf)
-        radius = float(np.hypot(self.target_spec.size, self.target_spec.size) / 2)  # a cube's half diagonal: any yaw
         for body in self.distractor_bodies:
-            low, high = (np.asarray(corner)[:2] for corner in self.physics_client.getAABB(body))
-            outside = np.maximum(np.maximum(low - spots, spots - high), 0.0)
+            low, high = (np.asarray(corner) for corner in self.physics_client.getAABB(body))
+            if high[2] < PARK_HEIGHT / 2:  # parked out of view
+                continue
+            outside = np.maximum(np.maximum(low[:2] - spots, spots - high[:2]), 0.0)
             room = np.minimum(room, np.linalg.norm(outside, axis=1) - radius)
         return room
 
     @property
+    def target_radius(self) -> float:
+        """Half the diagonal (m) of the target's footprint: its reach on the table at any yaw."""
+        if self.target_mesh is not None:
+            return self.target_mesh.footprint_radius
+        return float(np.hypot(self.target_spec.size, self.target_spec.size) / 2)  # a cube's half diagonal
+
+    @property
     def distractor_bodies(self) -> list[int]:
-        """Body ids of the randomizer's distractors (shown or parked far away)."""
+        """Body ids of the distractors, the randomizer's then the named meshes (shown or parked far away)."""
         distractors = self.session.engine.distractors
-        return [] if distractors is None else distractors.bodies
+        return ([] if distractors is None else list(distractors.bodies)) + self._mesh_distractor_bodies
 
     @property
     def target_height(self) -> float:
         """Height (m) of the target's centre above the table top when it rests upright."""
+        if self.target_mesh is not None:
+            return self.target_mesh.height / 2
         return self.target_spec.height / 2
 
     def act(self, action: np.ndarray) -> None:
@@ -202,3 +315,8 @@ class LocalizeEnv(TabletopEnv):
         observation = copy.deepcopy(self._observation)
         info = {"is_success": bool(success), **info}
         return observation, float(reward), bool(terminated), False, info
+
+
+def _parking(index: int) -> list[float]:
+    """Where named-mesh distractor ``index`` waits, out of every camera's view (m)."""
+    return [100.0 + 2.0 * index, -100.0, PARK_HEIGHT]

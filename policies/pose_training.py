@@ -524,10 +524,13 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _named(text: str) -> tuple[str, str]:
-    """``NAME=DIR`` or ``DIR`` (named after the folder)."""
-    name, sep, path = text.partition("=")
-    return (name, path) if sep and name else (Path(text).name or text, text)
+def named_data_sets(texts: list[str]) -> dict[str, str]:
+    """``--data`` values, each ``NAME=DIR`` or ``DIR`` (named after the folder), as name -> folder."""
+    named = {}
+    for text in texts:
+        name, sep, path = text.partition("=")
+        named.update({name: path} if sep and name else {Path(text).name or text: text})
+    return named
 
 
 def is_pose_run(run: str | Path) -> bool:
@@ -543,7 +546,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser, *, shared: bool = Tr
         parser.add_argument("run", metavar="RUN", help="run folder (holding model.pt) or a model file")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
-        "--data", action="append", default=None, metavar="[NAME=]DIR", help="pose runs: data set folder to score on"
+        "--data", action="append", default=None, metavar="[NAME=]DIR", help="pose, belief runs: data set to score on"
     )
 
 
@@ -551,7 +554,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Run ``dr-sim evaluate RUN --data DIR``: mean and median error (cm) per data set and subset."""
     if not args.data:
         raise ConfigError("a pose run is scored on data sets: give --data DIR (repeatable, NAME=DIR to name it)")
-    datasets = dict(_named(text) for text in args.data)
-    scores = evaluate(args.run, datasets)
+    scores = evaluate(args.run, named_data_sets(args.data))
     print(json.dumps(scores) if args.json else format_scores(scores))
     return 0

@@ -79,6 +79,7 @@ LAYERS: dict[str, int] = {
     "bench": 6,
     "preview": 6,
     "gallery": 6,
+    "pose": 6,  # keypoint pose through the calibrated camera (numpy, OpenCV)
     "rollout": 6,
     # 7 the command line
     "train_evaluate": 7,

@@ -1,0 +1,405 @@
+"""Train and evaluate the belief-map network (``dr_sim.policies.belief_net``): 6-DoF pose via PnP.
+
+A YAML config of ``kind: belief``::
+
+    kind: belief
+    data: {path: runs/data/duck}   # a data set folder, or {generator: ..., n: ..., out: ...} (as kind: pose)
+    eval:                          # optional: data sets scored after training (name -> data as above)
+      heldout: {path: runs/data/duck_heldout}
+    object: 0                      # which labelled object of each image (0: the target)
+    symmetric: false               # score with ADD-S (a symmetric object) instead of ADD
+    epochs: 30
+    batch_size: 32
+    lr: 0.002                      # Adam, peak of a one-cycle schedule
+    weight_decay: 0.0
+    sigma: 1.0                     # target Gaussians' std, belief-map cells (4 px)
+    val_fraction: 0.05
+    min_peak: 0.1                  # keypoints whose peak is lower are left out of PnP
+    calibration_error: {translation_m: 0.005, rotation_deg: 0.5}
+    calibration_seed: 0            # one calibration error drawn per evaluation set from this seed
+    seed: 0
+    threads: 2
+    out: runs/belief/duck
+    model: {stem: [32, 64], context: 4, max_dilation: 8}
+
+The run folder gets ``model.pt`` (weights, the object's 9 keypoint model points, the config) and
+``metrics.json`` (per-epoch loss, seconds, and the ``eval`` scores). A folder holding a model of other
+settings is refused; a finished run of the same settings is left as it is.
+
+Evaluation (``evaluate_belief``): per image, the belief maps' peaks, PnP with the frame's K, the world
+pose through the camera pose, and the (x, y) of the centroid's ray on the plane of the object's centre;
+scored in the world frame with ``dr_sim.pose.metrics`` twice: with the true camera pose
+(``true_camera``) and with the pose a user would have, the true one moved by one calibration error drawn
+per evaluation set (``calibrated_camera``; ``dr_sim.pose.calibration_error``). ADD and ADD-S use the
+object's model points: the named mesh's vertices when the data set's env has a ``target_mesh``, else
+points on the faces of its box (exact for the cube). Images where the object is not visible are left
+out and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from dr_sim.config.loader import read_yaml_mapping, validated
+from dr_sim.config.overrides import read_with_overrides
+from dr_sim.config.params import StrictModel
+from dr_sim.datasets.torch_dataset import ShardDataset
+from dr_sim.envs.named_meshes import load_mesh
+from dr_sim.errors import ConfigError
+from dr_sim.policies.belief_net import (
+    STRIDE,
+    BeliefNet,
+    BeliefNetConfig,
+    gaussian_targets,
+    load_belief_checkpoint,
+    predict_beliefs,
+    save_belief_checkpoint,
+)
+from dr_sim.policies.pose_training import DataSpec, ensure_data, named_data_sets
+from dr_sim.policies.pose_training import add_evaluate_arguments as add_pose_evaluate_arguments
+from dr_sim.pose.calibration_error import CalibrationError, draw_calibration_error, perturb_pose
+from dr_sim.pose.keypoints import label_keypoints, label_model_points
+from dr_sim.pose.metrics import pose_metrics, summarize
+from dr_sim.pose.pipeline import estimate_pose
+from dr_sim.run_cache import describe_difference, differing_keys
+from dr_sim.run_files import write_run_files
+
+KIND = "belief"
+MODEL_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
+BOX_FACE_STEPS = 8  # points per box edge of the model points of an object without a mesh
+Log = Callable[[str], None]
+
+
+class CalibrationErrorSpec(StrictModel):
+    """The size of the calibration error (``dr_sim.pose.calibration_error``): m and degrees."""
+
+    translation_m: float = Field(default=0.005, ge=0, le=1)
+    rotation_deg: float = Field(default=0.5, ge=0, le=90)
+
+
+class BeliefTrainConfig(StrictModel):
+    """A belief-map training run (see the module docstring for each key and its unit)."""
+
+    kind: Literal["belief"]
+    data: DataSpec
+    eval: dict[str, DataSpec] = Field(default_factory=dict)
+    object: int = Field(default=0, ge=0)
+    symmetric: bool = False
+    epochs: int = Field(default=30, ge=1, le=10_000)
+    batch_size: int = Field(default=32, ge=2, le=65_536)
+    lr: float = Field(default=2e-3, gt=0, le=1)
+    weight_decay: float = Field(default=0.0, ge=0)
+    sigma: float = Field(default=1.0, gt=0, le=16)
+    val_fraction: float = Field(default=0.05, ge=0, lt=1)
+    min_peak: float = Field(default=0.1, ge=0)
+    calibration_error: CalibrationErrorSpec = Field(default_factory=CalibrationErrorSpec)
+    calibration_seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0)
+    threads: int = Field(default=2, ge=1, le=256)
+    out: str
+    model: BeliefNetConfig = Field(default_factory=BeliefNetConfig)
+
+
+def load_belief_config(source: str | Path | Mapping[str, Any] | BeliefTrainConfig) -> BeliefTrainConfig:
+    """A validated ``BeliefTrainConfig`` from a YAML path, a mapping or a config; one ``ConfigError`` if bad."""
+    if isinstance(source, BeliefTrainConfig):
+        return source
+    origin = str(source) if isinstance(source, str | Path) else "belief config"
+    data = read_yaml_mapping(source) if isinstance(source, str | Path) else dict(source)
+    return validated(BeliefTrainConfig, data, origin)
+
+
+# -- data ---------------------------------------------------------------------------------------------
+@dataclass
+class BeliefData:
+    """A data set's images and one object's labels, in memory: ``images`` (N, 3, H, W) uint8,
+    ``keypoints`` (N, 9, 2) px, ``k`` (N, 3, 3), ``camera_pose`` (N, 4, 4) camera-to-world and ``pose``
+    (N, 4, 4) object-to-camera (m, OpenCV frame), ``visible`` (N,) any object pixel seen, and the
+    object's 9 keypoint ``model_points`` (9, 3; m, object frame)."""
+
+    images: torch.Tensor
+    keypoints: np.ndarray
+    k: np.ndarray
+    camera_pose: np.ndarray
+    pose: np.ndarray
+    visible: np.ndarray
+    model_points: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+
+def load_belief_data(root: str | Path, object_index: int = 0) -> BeliefData:
+    """Read a complete data set folder into memory with the keypoints of labelled object ``object_index``."""
+    dataset = ShardDataset(root)
+    count = len(dataset)
+    size = int(dataset.meta["image_size"])
+    images = torch.empty((count, 3, size, size), dtype=torch.uint8)
+    keypoints, k = np.empty((count, 9, 2)), np.empty((count, 3, 3))
+    camera_pose, pose = np.empty((count, 4, 4)), np.empty((count, 4, 4))
+    visible = np.zeros(count, dtype=bool)
+    model_points = None
+    for i in range(count):
+        sample = dataset[i]
+        objects = sample["labels"]["objects"]
+        if object_index >= len(objects):
+            raise ConfigError(f"object {object_index}: image {i} of {root} labels {len(objects)} object(s)")
+        label = objects[object_index]
+        images[i] = torch.from_numpy(sample["rgb"]).permute(2, 0, 1)
+        k[i] = np.asarray(sample["labels"]["camera"]["K"])
+        camera_pose[i] = np.asarray(sample["labels"]["camera"]["pose"])
+        pose[i] = np.asarray(label["pose"])
+        keypoints[i] = label_keypoints(label, k[i])
+        visible[i] = int(label.get("pixels", 0)) > 0
+        if model_points is None:
+            model_points = label_model_points(label, k[i])
+    if model_points is None:
+        raise ConfigError(f"{root} holds no images")
+    return BeliefData(images, keypoints, k, camera_pose, pose, visible, model_points)
+
+
+def box_surface_points(corners: np.ndarray, steps: int = BOX_FACE_STEPS) -> np.ndarray:
+    """Points (M, 3) on the six faces of the box whose 8 corners (ordered as the labels') are given."""
+    low, high = corners[:8].min(axis=0), corners[:8].max(axis=0)
+    ramp = np.linspace(0.0, 1.0, steps)
+    a, b = (grid.reshape(-1) for grid in np.meshgrid(ramp, ramp))
+    faces = []
+    for axis in range(3):
+        u, v = [other for other in range(3) if other != axis]
+        for side in (low[axis], high[axis]):
+            face = np.empty((len(a), 3))
+            face[:, axis] = side
+            face[:, u] = low[u] + a * (high[u] - low[u])
+            face[:, v] = low[v] + b * (high[v] - low[v])
+            faces.append(face)
+    return np.unique(np.vstack(faces).round(9), axis=0)
+
+
+def object_model_points(root: str | Path, box_points: np.ndarray, object_index: int = 0) -> np.ndarray:
+    """The model points (m, object frame) for ADD and ADD-S: the named mesh's vertices when the data
+    set's env names a ``target_mesh`` (and ``object_index`` is the target), else the box's faces."""
+    meta = ShardDataset(root).meta
+    kwargs = (meta.get("config") or {}).get("env_kwargs") or {}
+    if object_index == 0 and kwargs.get("target_mesh"):
+        mesh = load_mesh(kwargs["target_mesh"], kwargs.get("target_scale", 1.0), kwargs.get("target_rpy", (0, 0, 0)))
+        return mesh.points
+    return box_surface_points(box_points)
+
+
+# -- training -----------------------------------------------------------------------------------------
+def fit(
+    net: BeliefNet, data: BeliefData, train_index: np.ndarray, config: BeliefTrainConfig, log: Log | None = None
+) -> dict[str, Any]:
+    """Train ``net`` in place on ``data[train_index]`` (MSE to Gaussian belief maps); returns the per-epoch
+    loss, seconds and training images/s."""
+    torch.set_num_threads(config.threads)
+    generator = torch.Generator().manual_seed(config.seed)
+    batch = min(config.batch_size, len(train_index))
+    steps = max(len(train_index) // batch, 1)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, config.lr, total_steps=config.epochs * steps, pct_start=0.15
+    )
+    keypoints = torch.from_numpy(data.keypoints).float()
+    pool = torch.from_numpy(np.asarray(train_index, dtype=np.int64))
+    history, train_seconds = [], 0.0
+    net.train()
+    for epoch in range(config.epochs):
+        start, total = time.perf_counter(), 0.0
+        order = pool[torch.randperm(len(pool), generator=generator)]
+        for step in range(steps):
+            index = order[step * batch : (step + 1) * batch]
+            maps = net(data.images[index])
+            target = gaussian_targets(keypoints[index], (maps.shape[-2], maps.shape[-1]), STRIDE, config.sigma)
+            loss = torch.nn.functional.mse_loss(maps, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach())
+        seconds = time.perf_counter() - start
+        train_seconds += seconds
+        history.append({"epoch": epoch + 1, "loss": total / steps, "seconds": seconds})
+        if log is not None:
+            log(f"epoch {epoch + 1}/{config.epochs}: loss {total / steps:.5f} ({seconds:.0f} s)")
+    net.eval()
+    presented = config.epochs * steps * batch
+    return {
+        "history": history,
+        "train_seconds": train_seconds,
+        "images_per_s": presented / train_seconds if train_seconds > 0 else float("nan"),
+        "train_images": len(train_index),
+    }
+
+
+def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if key != "out"}
+
+
+def train_belief(source: str | Path | Mapping[str, Any] | BeliefTrainConfig, log: Log | None = None) -> Path:
+    """Train a belief model as the config says; returns the run folder (``model.pt``, ``metrics.json``)."""
+    config = load_belief_config(source)
+    run = Path(config.out)
+    if (run / MODEL_FILE).exists():
+        _, _, stored = load_belief_checkpoint(run / MODEL_FILE)
+        before, after = _settings(stored), _settings(config.model_dump(mode="json"))
+        keys = differing_keys(before, after)
+        if keys:
+            raise ConfigError(
+                f"{run} holds a belief model trained with other settings "
+                f"({describe_difference(keys[0], before, after)}); use another out folder for a new run"
+            )
+        if (run / METRICS_FILE).is_file():
+            return run
+    write_run_files(config.model_dump(mode="json"), run)  # config.yaml (kind: belief), git state, command
+    data_path, generate_seconds = ensure_data(config.data, run / "data", log)
+    data = load_belief_data(data_path, config.object)
+    if len(data) < 2:
+        raise ConfigError(f"{data_path} holds {len(data)} image(s); training needs at least 2")
+    order = np.random.default_rng([config.seed, len(data)]).permutation(len(data))
+    held = round(len(data) * config.val_fraction)
+    train_index, val_index = np.sort(order[: len(data) - held]), np.sort(order[len(data) - held :])
+    with torch.random.fork_rng(devices=[]):  # weights from the seed; the caller's torch RNG kept
+        torch.manual_seed(config.seed)
+        net = BeliefNet(config.model)
+        metrics = fit(net, data, train_index, config, log)
+    settings = config.model_dump(mode="json")
+    save_belief_checkpoint(run / MODEL_FILE, net, data.model_points, settings)
+    metrics.update(kind=KIND, data=str(data_path), generate_seconds=generate_seconds, threads=config.threads)
+    metrics["parameters"] = sum(p.numel() for p in net.parameters())
+    metrics["val_images"] = len(val_index)
+    scores = {}
+    for name, spec in config.eval.items():
+        path, _ = ensure_data(spec, run / f"eval_{name}", log)
+        scores[name] = score_data(net, config, path)
+    metrics["eval"] = scores
+    (run / METRICS_FILE).write_text(json.dumps(metrics, indent=1) + "\n")
+    return run
+
+
+# -- evaluation ---------------------------------------------------------------------------------------
+def score_data(net: BeliefNet, config: BeliefTrainConfig, root: str | Path, seed: int = 0) -> dict[str, Any]:
+    """The scores of ``net`` on the data set ``root`` (see the module docstring)."""
+    data = load_belief_data(root, config.object)
+    points = object_model_points(root, data.model_points, config.object)
+    rows = np.flatnonzero(data.visible)
+    beliefs = predict_beliefs(net, data.images[torch.from_numpy(rows)]) if rows.size else np.zeros((0, 9, 1, 1))
+    size = CalibrationError(config.calibration_error.translation_m, config.calibration_error.rotation_deg)
+    error = draw_calibration_error(np.random.default_rng([config.calibration_seed, len(data)]), size)
+    result: dict[str, Any] = {
+        "images": len(data),
+        "object_hidden": int((~data.visible).sum()),
+        "calibration_error": {"translation_m": size.translation_m, "rotation_deg": size.rotation_deg},
+    }
+    truths = [data.camera_pose[i] @ data.pose[i] for i in rows]
+    heights = [float(truth[2, 3]) for truth in truths]  # the plane of the object's centre
+    for name, camera_poses in (
+        ("true_camera", [data.camera_pose[i] for i in rows]),
+        ("calibrated_camera", [perturb_pose(data.camera_pose[i], error) for i in rows]),
+    ):
+        estimates = [
+            estimate_pose(belief, data.model_points, data.k[i], camera, height, STRIDE, config.min_peak)
+            for belief, i, camera, height in zip(beliefs, rows, camera_poses, heights, strict=True)
+        ]
+        scores = pose_metrics([e.world_pose for e in estimates], truths, points, config.symmetric, seed)
+        scores["xy_ray_cm"] = summarize(
+            [np.linalg.norm(e.xy - t[:2, 3]) for e, t in zip(estimates, truths, strict=True)], seed, 100.0
+        )
+        scores["reprojection_error_px"] = summarize([e.reprojection_error_px for e in estimates], seed)
+        result[name] = scores
+    return result
+
+
+def evaluate_belief(run: str | Path, datasets: Mapping[str, str | Path], seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Score a belief run (its folder or model file) on data set folders; name -> ``score_data`` result."""
+    if not datasets:
+        raise ConfigError("give at least one data set to evaluate on (--data DIR)")
+    path = Path(run)
+    net, _, stored = load_belief_checkpoint(path / MODEL_FILE if path.is_dir() else path)
+    config = load_belief_config(stored)
+    return {name: score_data(net, config, root, seed) for name, root in datasets.items()}
+
+
+def is_belief_run(run: str | Path) -> bool:
+    """Whether ``run`` holds (or is) a belief model checkpoint."""
+    path = Path(run)
+    model = path / MODEL_FILE if path.is_dir() else path
+    if not model.is_file():
+        return False
+    try:
+        state = torch.load(model, map_location="cpu", weights_only=True)
+    except Exception:  # not a torch file: not ours
+        return False
+    return isinstance(state, dict) and state.get("kind") == KIND
+
+
+# -- command line -------------------------------------------------------------------------------------
+HEADLINES = (
+    ("translation_cm", "t cm"),
+    ("rotation_deg", "R deg"),
+    ("add_accuracy", "ADD<10%d"),
+    ("add_s_accuracy", "ADD-S<10%d"),
+    ("add_auc", "ADD AUC"),
+    ("xy_ray_cm", "xy cm"),
+)
+
+
+def format_belief_scores(scores: Mapping[str, Mapping[str, Any]]) -> str:
+    """Scores (``evaluate_belief``) as a text table: each headline's mean [95 % interval] per data set and
+    camera pose (true, calibrated)."""
+    lines = [f"{'data set':<16} {'camera':<18} " + " ".join(f"{title:>22}" for _, title in HEADLINES)]
+    for name, result in scores.items():
+        for camera in ("true_camera", "calibrated_camera"):
+            cells = []
+            for key, _ in HEADLINES:
+                stats = result[camera].get(key) or {}
+                mean = stats.get("mean")
+                cells.append(
+                    f"{'-':>22}"
+                    if mean is None
+                    else f"{mean:>8.3f} [{stats['ci_low']:.3f}, {stats['ci_high']:.3f}]".rjust(22)
+                )
+            lines.append(f"{name:<16} {camera:<18} " + " ".join(cells))
+        if result["object_hidden"]:
+            lines.append(f"{name:<16} ({result['object_hidden']} images without a visible object left out)")
+    return "\n".join(lines)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``dr-sim train CONFIG`` of ``kind: belief``: train, print the run folder and its training speed."""
+    data = read_with_overrides(args.config, getattr(args, "settings", ()), "training config")
+    if getattr(args, "out", None) is not None:
+        data["out"] = args.out
+    log = None if getattr(args, "quiet", False) else (lambda line: print(line, file=sys.stderr, flush=True))
+    run = train_belief(data, log)
+    metrics = json.loads((run / METRICS_FILE).read_text())
+    print(f"trained {run / MODEL_FILE} in {metrics['train_seconds']:.0f} s ({metrics['images_per_s']:.0f} images/s)")
+    if metrics["eval"]:
+        print(format_belief_scores(metrics["eval"]))
+    return 0
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser, *, shared: bool = True) -> None:
+    """``dr-sim evaluate RUN --data [NAME=]DIR ... [--json]``: a pose run's options."""
+    add_pose_evaluate_arguments(parser, shared=shared)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``dr-sim evaluate RUN --data DIR``: pose metrics with bootstrap intervals, true and calibrated camera."""
+    if not args.data:
+        raise ConfigError("a belief run is scored on data sets: give --data DIR (repeatable, NAME=DIR to name it)")
+    scores = evaluate_belief(args.run, named_data_sets(args.data))
+    print(json.dumps(scores) if args.json else format_belief_scores(scores))
+    return 0
