@@ -14,8 +14,10 @@ from importlib.metadata import PackageNotFoundError, version
 from dr_sim import bench, preview, train_evaluate
 from dr_sim.adapt import cli as adapt_cli
 from dr_sim.arguments import EXIT_ERROR, PROG, ArgumentError, Parser, guarded
+from dr_sim.calibration import calibrate
 from dr_sim.datasets import generate
 from dr_sim.gap import cli as gap_cli
+from dr_sim.trajectories import record
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
             train_evaluate.run_evaluate,
             "evaluate a run of 'dr-sim train' across domains or held-out data",
             train_evaluate.__doc__,
+        ),
+        (
+            "record",
+            record.add_arguments,
+            record.run,
+            "record trajectories of any env (scripted controller or a trained run) for dr-sim calibrate",
+            record.__doc__,
+        ),
+        (
+            "calibrate",
+            calibrate.add_arguments,
+            calibrate.run,
+            "infer dynamics parameters from target trajectories (CMA-ES, DROPO) into a randomization config",
+            calibrate.__doc__,
         ),
         (
             "gap",

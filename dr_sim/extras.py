@@ -37,6 +37,7 @@ EXTRAS: dict[str, Extra] = {
     "skimage": Extra("scikit-image", "train"),
     "ray": Extra("ray", "ray"),
     "pycocotools": Extra("pycocotools", "dev"),
+    "cma": Extra("cma", "calibrate"),
 }
 
 

@@ -15,7 +15,7 @@ from dr_sim.file_io import make_contact_sheet
 from dr_sim.param_records import flatten_params
 from dr_sim.registration import ENV_IDS
 
-SUBCOMMANDS = ("preview", "generate", "train", "evaluate", "gap", "adapt", "bench")
+SUBCOMMANDS = ("preview", "generate", "train", "evaluate", "record", "calibrate", "gap", "adapt", "bench")
 
 
 def _command() -> list[str]:
@@ -176,7 +176,7 @@ def test_train_and_evaluate_name_what_is_wrong(tmp_path: Path) -> None:
     config = tmp_path / "experiment.yaml"
     config.write_text("kind: dance\n")
     lines = error_lines(dr_sim("train", str(config)).stderr)
-    assert lines == [f"dr-sim: error: training config {str(config)!r} needs 'kind', one of pose, rl; got 'dance'"]
+    assert lines == [f"dr-sim: error: training config {str(config)!r} needs 'kind', one of pose, belief, rl; got 'dance'"]
     lines = error_lines(dr_sim("evaluate", str(tmp_path), "--domains", "nominal").stderr)
     assert len(lines) == 1
     assert "is not a run of 'dr-sim train'" in lines[0]

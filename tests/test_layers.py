@@ -79,7 +79,9 @@ LAYERS: dict[str, int] = {
     "bench": 6,
     "preview": 6,
     "gallery": 6,
-    "pose": 6,  # keypoint pose through the calibrated camera (numpy, OpenCV)
+    "pose": 6,
+    "trajectories": 6,  # target-system trajectories: the format and dr-sim record
+    "calibration": 6,  # dr-sim calibrate  # keypoint pose through the calibrated camera (numpy, OpenCV)
     "rollout": 6,
     # 7 the command line
     "train_evaluate": 7,
@@ -95,6 +97,7 @@ HEAVY_PACKAGES = (
     "skimage",
     "ray",
     "pycocotools",
+    "cma",
 )
 #: Modules that must import without any heavy package (``dr_sim.cli`` covers every command's parser).
 LIGHT = (

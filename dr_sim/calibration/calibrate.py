@@ -1,0 +1,336 @@
+"""Calibrate dynamics ranges from a target system's trajectories: ``dr-sim calibrate CONFIG TRAJECTORIES --out
+DIR [--method cma|posterior|both] [--budget N] [--posterior-budget M] [--samples K] [--seed S] [--workers W]
+[--backend local|ray [--address auto|HOST:PORT]]``.
+
+- ``CONFIG``: a randomization config (preset, YAML or mapping). Its physics and actuation ranges are the
+  priors of the parameters to infer, its ``op``s say how each acts (``dr_sim.calibration.parameters``).
+- ``TRAJECTORIES``: a trajectory folder (``dr_sim.trajectories.format``; ``dr-sim record`` writes one).
+  Its env is made under the config's dynamics (without noise) and checked against the recorded spaces
+  and control period; each episode needs its start state as an env seed.
+- Simulation: each recorded action sequence is replayed from its recorded start state under candidate
+  parameters set exactly (``dr_sim.calibration.simulator``), and compared with the recording
+  (``dr_sim.calibration.discrepancy``: a Huber loss robust to observation noise; latency is modelled,
+  as the actuation randomizer's parameter, not aligned away).
+- Estimators (``dr_sim.calibration.estimators``): ``cma``, a CMA-ES point estimate of the discrepancy
+  (``--budget`` replays of the set); ``posterior``, DROPO's Gaussian over the parameters
+  (``--posterior-budget`` evaluations of ``--samples`` replays each, started at the point estimate with
+  ``both``, the default).
+- Replays run on ``--workers W`` workers kept for the whole run: local processes, or Ray actors with
+  ``--backend ray``. Every draw comes from ``--seed``: the same seed gives bit-identical outputs for any
+  number of workers.
+
+Outputs in ``DIR``: ``calibrated.yaml``, the config with every inferred range replaced by the posterior (a
+``truncated_normal`` within the prior's box; the ``op`` and every other section kept), which
+``dr-sim train`` takes as its ``randomization``; ``calibration.json`` and ``report.md`` (per parameter: prior,
+point estimate, posterior, its width against the prior's and whether the data identifies it; the
+discrepancy at the prior's mean, the point estimate and the posterior mean); ``plots/``, prior against
+posterior per parameter. A ``DIR`` holding another calibration is refused; the same settings are
+computed again (with the same result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from dr_sim.arguments import non_negative_int, positive_int, run_command
+from dr_sim.backends import Backend, add_backend_arguments, backend_from_args
+from dr_sim.calibration.discrepancy import (
+    Scales,
+    discrepancy,
+    flatten_steps,
+    log_likelihood,
+    observation_keys,
+    start_error,
+)
+from dr_sim.calibration.estimators import gaussian_posterior, laplace_std, point_estimate
+from dr_sim.calibration.evaluator import Evaluator
+from dr_sim.calibration.parameters import (
+    Parameter,
+    calibrated_mapping,
+    config_mapping,
+    find_parameters,
+    replay_mapping,
+)
+from dr_sim.calibration.report import parameter_rows, write_json, write_markdown, write_plots
+from dr_sim.calibration.simulator import Episode, ReplaySetup, ReplayWorker
+from dr_sim.config import ConfigSource, load_config
+from dr_sim.errors import ConfigError
+from dr_sim.file_io import write_atomically
+from dr_sim.trajectories.envs import env_control_dt, make_randomized_env
+from dr_sim.trajectories.format import read_trajectories
+
+METHODS = ("cma", "posterior", "both")
+BUDGET = 300  # replays of the trajectory set by CMA-ES
+POSTERIOR_BUDGET = 60  # evaluations of DROPO's objective
+SAMPLES = 8  # parameter samples per evaluation of DROPO's objective
+START_TOLERANCE = 0.5  # spreads: the largest start residual that still counts as the recorded start state
+CONFIG_FILE, JSON_FILE, REPORT_FILE = "calibrated.yaml", "calibration.json", "report.md"
+
+
+def calibrate(
+    config: ConfigSource,
+    trajectories: str | Path,
+    out: str | Path,
+    *,
+    method: str = "both",
+    budget: int = BUDGET,
+    posterior_budget: int = POSTERIOR_BUDGET,
+    samples: int = SAMPLES,
+    seed: int = 0,
+    workers: int = 1,
+    backend: Backend | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Calibrate ``config``'s dynamics ranges to ``trajectories``; writes ``out`` (see the module docstring)
+    and returns what ``calibration.json`` holds."""
+    start = time.perf_counter()
+    if method not in METHODS:
+        raise ConfigError(f"--method {method!r} is not a method; allowed: {', '.join(METHODS)}")
+    for name, value, least in (
+        ("--budget", budget, 4),
+        ("--posterior-budget", posterior_budget, 4),
+        ("--workers", workers, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2 or samples % 2:
+        raise ConfigError(f"--samples must be an even number >= 2 (antithetic pairs), got {samples!r}")
+    loaded = load_config(config)
+    parameters = find_parameters(loaded)
+    recorded = read_trajectories(trajectories)
+    missing = [i for i, episode in enumerate(recorded.episodes) if episode.start_seed is None]
+    if missing:
+        raise ConfigError(
+            f"{recorded.root}: episode {missing[0]} has no start state the env can be reset to (start_env_seed, or an "
+            "env_seed in start_randomization); calibrate replays each episode from its start state"
+        )
+    origin = str(config) if isinstance(config, str | Path) else "config"
+    settings = {
+        "config": config_mapping(loaded),
+        "trajectories": str(recorded.root),
+        "method": method,
+        "budget": budget,
+        "posterior_budget": posterior_budget,
+        "samples": samples,
+        "seed": int(seed),
+    }
+    root = Path(out)
+    _check_out(root, settings)
+    replay = replay_mapping(loaded)
+    probe = make_randomized_env(recorded.env, replay, recorded.env_kwargs)
+    try:
+        recorded.check_env(probe)
+        recorded.check_control_dt(env_control_dt(probe), recorded.env)
+    finally:
+        probe.close()
+    keys = observation_keys(recorded.observation_space)
+    real = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
+    scales = Scales.of(real)
+    setup = ReplaySetup(
+        recorded.env,
+        recorded.env_kwargs,
+        replay,
+        tuple(parameters),
+        tuple(Episode(int(episode.start_seed or 0), np.asarray(episode.actions)) for episode in recorded.episodes),
+        tuple(keys),
+    )
+    rng = np.random.default_rng(seed)
+    point_rng, posterior_rng, seed_rng = rng.spawn(3)
+    episodes = len(real)
+    step_seeds = tuple(int(s) for s in seed_rng.integers(2**63, size=episodes))
+    sample_seeds = [tuple(int(s) for s in row) for row in seed_rng.integers(2**63, size=(samples, episodes))]
+    prior_z = np.array([p.to_z(p.prior_mean) for p in parameters])
+    prior_std_z = np.array([p.prior_std / p.half_width for p in parameters])
+    replays = 0
+
+    def values(z: np.ndarray) -> tuple[float, ...]:
+        return tuple(p.to_value(float(x)) for p, x in zip(parameters, z, strict=True))
+
+    with Evaluator(ReplayWorker, (setup,), workers, backend) as evaluator:
+
+        def simulate(batch: list[tuple[tuple[float, ...], tuple[int, ...]]]) -> list[list[np.ndarray]]:
+            nonlocal replays
+            replays += len(batch)
+            return evaluator.map(batch)
+
+        def discrepancies(batch: Any) -> list[float]:
+            return [discrepancy(sim, real, scales) for sim in simulate([(values(z), step_seeds) for z in batch])]
+
+        before = simulate([(values(prior_z), step_seeds)])[0]
+        errors = start_error(before, real, scales)
+        worst = int(np.argmax(errors))
+        if errors[worst] > START_TOLERANCE:
+            raise ConfigError(
+                f"{recorded.root}: episode {worst} does not start where it was recorded: reset to its start seed, the "
+                f"env's first observation is {errors[worst]:.2g} spreads away from the recorded one (at most "
+                f"{START_TOLERANCE:g}); record with the same env and env_kwargs"
+            )
+        result_discrepancy = {"prior_mean": discrepancy(before, real, scales)}
+        point: np.ndarray | None = None
+        mean_z, std_z = prior_z, prior_std_z
+        if method in ("cma", "both"):
+            search = point_estimate(discrepancies, prior_z, budget, point_rng)
+            point = search.x
+            result_discrepancy["point_estimate"] = search.value
+            mean_z, std_z = point, np.clip(search.width, 1e-4, prior_std_z)
+            if progress:
+                print(f"calibrate: CMA-ES point estimate after {search.evaluations} replays", file=sys.stderr)
+        if method in ("posterior", "both"):
+
+            def likelihoods(batch: Any) -> list[float]:
+                units = [(values(z), seeds) for sets in batch for z, seeds in zip(sets, sample_seeds, strict=True)]
+                simulated = simulate(units)
+                return [
+                    log_likelihood(simulated[i * samples : (i + 1) * samples], real, scales) for i in range(len(batch))
+                ]
+
+            def single(batch: Any) -> list[float]:
+                simulated = simulate([(values(z), step_seeds) for z in batch])
+                return [log_likelihood([sim], real, scales) for sim in simulated]
+
+            center = point if point is not None else prior_z
+            steps = np.array([p.laplace_step for p in parameters])
+            start_std = laplace_std(single, center, prior_std_z, steps)
+            posterior = gaussian_posterior(
+                likelihoods, prior_z, prior_std_z, center, posterior_budget, samples, posterior_rng, start_std
+            )
+            mean_z, std_z = posterior.mean, posterior.std
+            result_discrepancy["posterior_mean"] = discrepancies([mean_z])[0]
+            if progress:
+                print(f"calibrate: DROPO posterior after {posterior.search.evaluations} evaluations", file=sys.stderr)
+    point_values = None if point is None else list(values(point))
+    means = [p.to_value(float(z)) for p, z in zip(parameters, mean_z, strict=True)]
+    stds = [float(s) * p.half_width for p, s in zip(parameters, std_z, strict=True)]
+    rows = parameter_rows(parameters, point_values, means, stds)
+    calibrated = calibrated_mapping(loaded, parameters, means, stds, str(root / CONFIG_FILE))
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomically(root / CONFIG_FILE, _yaml_text(calibrated, recorded.root, method).encode())
+    plots = write_plots(root, parameters, rows, [_prior_draws(loaded, p) for p in parameters])
+    result = {
+        "settings": settings,
+        "config": origin,
+        "trajectories": str(recorded.root),
+        "env": recorded.env,
+        "episodes": episodes,
+        "steps": int(sum(len(r) - 1 for r in real)),
+        "method": method,
+        "seed": int(seed),
+        "parameters": rows,
+        "discrepancy": result_discrepancy,
+        "start_error": errors,
+        "noise": scales.noise.tolist(),
+        "replays": replays,
+        "seconds": time.perf_counter() - start,
+        "written": {"config": str(root / CONFIG_FILE), "plots": plots},
+    }
+    write_markdown(root / REPORT_FILE, result)
+    write_json(root / JSON_FILE, result)
+    return result
+
+
+def _prior_draws(config: Any, parameter: Parameter) -> np.ndarray:
+    """Draws of a parameter's prior (a fixed generator: the same plot every run)."""
+    node: Any = config
+    for part in parameter.path:
+        node = node[part] if isinstance(part, int) else getattr(node, part)
+    rng = np.random.default_rng(0)
+    return np.array([float(node.distribution.sample_array(rng)) for _ in range(2000)])
+
+
+def _yaml_text(mapping: dict[str, Any], trajectories: Path, method: str) -> str:
+    header = (
+        f"# Calibrated by dr-sim calibrate ({method}) from the trajectories in {trajectories}.\n"
+        "# Inferred ranges are truncated normals from the posterior; see report.md beside this file.\n"
+    )
+    return header + yaml.safe_dump(mapping, sort_keys=False)
+
+
+def _check_out(root: Path, settings: dict[str, Any]) -> None:
+    """Refuse an ``out`` folder that holds anything but a calibration of the same settings."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--out {root} is a file; give a folder (new, empty, or a calibration of these settings)")
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    path = root / JSON_FILE
+    try:
+        previous = json.loads(path.read_text()).get("settings") if path.is_file() else None
+    except (json.JSONDecodeError, AttributeError):
+        previous = None
+    if previous != json.loads(json.dumps(settings)):
+        raise ConfigError(
+            f"--out {root} holds something else (another calibration, or other files); give a new or empty folder"
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``calibrate`` subcommand's arguments."""
+    parser.add_argument(
+        "config", metavar="CONFIG", help="randomization config whose physics/actuation ranges are the priors"
+    )
+    parser.add_argument("trajectories", metavar="TRAJECTORIES", help="trajectory folder (dr-sim record writes one)")
+    parser.add_argument("--out", required=True, help="output folder: new, empty, or a calibration of the same settings")
+    parser.add_argument("--method", choices=METHODS, default="both", help="cma, posterior (DROPO) or both (default)")
+    parser.add_argument(
+        "--budget", type=positive_int, default=BUDGET, help=f"CMA-ES replays of the set (default {BUDGET})"
+    )
+    parser.add_argument(
+        "--posterior-budget",
+        type=positive_int,
+        default=POSTERIOR_BUDGET,
+        help=f"evaluations of DROPO's objective, --samples replays each (default {POSTERIOR_BUDGET})",
+    )
+    parser.add_argument(
+        "--samples",
+        type=positive_int,
+        default=SAMPLES,
+        help=f"parameter samples per DROPO evaluation (default {SAMPLES})",
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of every draw (default 0)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="replay workers, one env each (default 1)")
+    add_backend_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``dr-sim calibrate`` and print its summary."""
+    result = calibrate(
+        args.config,
+        args.trajectories,
+        args.out,
+        method=args.method,
+        budget=args.budget,
+        posterior_budget=args.posterior_budget,
+        samples=args.samples,
+        seed=args.seed,
+        workers=args.workers,
+        backend=backend_from_args(args),
+        progress=not args.quiet,
+    )
+    for row in result["parameters"]:
+        posterior = row["posterior"]
+        state = "identified" if row["identified"] else "stays wide"
+        print(
+            f"{row['label']}: {posterior['mean']:.4g} ± {posterior['std']:.3g} "
+            f"({state}, width ratio {row['width_ratio']:.3f})"
+        )
+    discrepancy_text = ", ".join(f"{name} {value:.4g}" for name, value in result["discrepancy"].items())
+    print(f"discrepancy: {discrepancy_text}; {result['replays']} replays in {result['seconds']:.1f} s")
+    print(f"wrote {result['written']['config']} and report.md, calibration.json, plots/ beside it")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dr_sim.calibration.calibrate``: the same as ``dr-sim calibrate``."""
+    return run_command("dr-sim calibrate", add_arguments, run, __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""How far simulated trajectories are from recorded ones, and how likely the recorded ones are.
+
+Observations are flattened to vectors (a Dict's entries in the order of its recorded space) and every
+dimension is measured in units of its spread over the recorded data (``Scales.spread``: its standard
+deviation, floored), so positions in metres, velocities in m/s and angles weigh alike.
+
+- ``discrepancy``: the mean Huber loss (``HUBER_DELTA`` spreads) of the residuals over every step after the
+  start, dimension and episode. Observation noise adds a constant floor that does not move the minimum (it
+  averages out over hundreds of residuals), and the Huber loss keeps a few outliers (a sensor glitch, a
+  contact the simulator resolves differently) from dominating. Latency is not aligned away: it is a
+  parameter of the actuation randomizer (``latency_steps``, ``latency_rate``), so replays model it.
+- ``log_likelihood``: DROPO's likelihood (Tiboni et al. 2023): at every step, the simulated observations
+  under K sampled parameter vectors give a Gaussian (their mean and variance, per dimension), widened
+  by the observation noise ``Scales.noise``; the recorded observation's log density under it, summed.
+- ``Scales.noise`` is estimated from the recordings themselves: the median absolute second difference per
+  dimension (robust to the trajectory's own motion and to outliers), which for white noise of std s is
+  ``0.6745 * sqrt(6) * s``; floored at ``NOISE_FLOOR`` spreads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dr_sim.trajectories.spaces import leaves
+
+HUBER_DELTA = 1.0  # spreads
+SPREAD_FLOOR = 1e-3  # of the largest spread: a dimension that never moves still counts, on that scale
+NOISE_FLOOR = 0.01  # spreads
+MAD_TO_STD = 1.0 / (0.6745 * np.sqrt(6.0))  # median |second difference| of white noise -> its std
+
+
+def observation_keys(observation_space: dict[str, Any]) -> list[str]:
+    """The flattened entries of a recorded observation space (``[""]`` for a plain Box); Discrete
+    entries are left out (they are not measured)."""
+    return [key for key, part in leaves(observation_space).items() if part["type"] == "Box"]
+
+
+def flatten(observation: Any, keys: Sequence[str]) -> np.ndarray:
+    """One observation as a float64 vector (Dict entries in ``keys`` order)."""
+    if keys == [""]:
+        return np.asarray(observation, dtype=np.float64).ravel()
+    parts = []
+    for key in keys:
+        value = observation
+        for part in key.split("."):
+            value = value[part]
+        parts.append(np.asarray(value, dtype=np.float64).ravel())
+    return np.concatenate(parts)
+
+
+def flatten_steps(observations: Any, keys: Sequence[str]) -> np.ndarray:
+    """(T + 1, D) float64 of a recorded episode's observations (an array or a dict of arrays)."""
+    if keys == [""]:
+        return np.asarray(observations, dtype=np.float64).reshape(len(observations), -1)
+    parts = []
+    for key in keys:
+        value = observations
+        for part in key.split("."):
+            value = value[part]
+        parts.append(np.asarray(value, dtype=np.float64).reshape(len(value), -1))
+    return np.concatenate(parts, axis=1)
+
+
+@dataclass(frozen=True)
+class Scales:
+    """Per dimension: the spread of the recorded data and its estimated observation noise (spreads)."""
+
+    spread: np.ndarray
+    noise: np.ndarray
+
+    @staticmethod
+    def of(recorded: Sequence[np.ndarray]) -> Scales:
+        stacked = np.concatenate(recorded, axis=0)
+        spread = stacked.std(axis=0)
+        spread = np.maximum(spread, SPREAD_FLOOR * max(float(spread.max()), 1e-12))
+        seconds = [np.diff(episode, n=2, axis=0) for episode in recorded if len(episode) >= 3]
+        if seconds:
+            second = np.concatenate(seconds, axis=0)
+            mad = np.median(np.abs(second - np.median(second, axis=0)), axis=0)
+            noise = np.maximum(MAD_TO_STD * mad / spread, NOISE_FLOOR)
+        else:
+            noise = np.full_like(spread, NOISE_FLOOR)
+        return Scales(spread, noise)
+
+
+def _huber(residual: np.ndarray) -> np.ndarray:
+    magnitude = np.abs(residual)
+    return np.where(magnitude <= HUBER_DELTA, 0.5 * residual**2, HUBER_DELTA * (magnitude - 0.5 * HUBER_DELTA))
+
+
+def discrepancy(simulated: Sequence[np.ndarray], recorded: Sequence[np.ndarray], scales: Scales) -> float:
+    """The mean Huber loss of the residuals (spreads) after the start state, over episodes, steps and
+    dimensions; 0 for identical trajectories."""
+    total, count = 0.0, 0
+    for sim, real in zip(simulated, recorded, strict=True):
+        residual = (sim[1:] - real[1:]) / scales.spread
+        total += float(_huber(residual).sum())
+        count += residual.size
+    return total / max(count, 1)
+
+
+def start_error(simulated: Sequence[np.ndarray], recorded: Sequence[np.ndarray], scales: Scales) -> list[float]:
+    """Per episode, the largest residual of the start observation (spreads)."""
+    return [
+        float(np.max(np.abs((sim[0] - real[0]) / scales.spread))) for sim, real in zip(simulated, recorded, strict=True)
+    ]
+
+
+def log_likelihood(samples: Sequence[Sequence[np.ndarray]], recorded: Sequence[np.ndarray], scales: Scales) -> float:
+    """DROPO's log-likelihood of the recorded episodes: ``samples[k][e]`` is episode ``e`` simulated under
+    the k-th parameter sample, (T + 1, D). Per step and dimension, the recorded value's log density under
+    the Gaussian of the K simulated values (mean, unbiased variance) plus the noise variance."""
+    total = 0.0
+    for e, real in enumerate(recorded):
+        sims = np.stack([sample[e] for sample in samples]) / scales.spread  # (K, T + 1, D)
+        target = real / scales.spread
+        mean = sims.mean(axis=0)[1:]
+        spread = sims.var(axis=0, ddof=1)[1:] if len(sims) > 1 else np.zeros_like(mean)
+        variance = spread + scales.noise**2
+        residual = target[1:] - mean
+        total += float(-0.5 * np.sum(residual**2 / variance + np.log(2.0 * np.pi * variance)))
+    return total

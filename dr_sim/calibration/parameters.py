@@ -1,0 +1,227 @@
+"""The parameters a randomization config asks ``dr-sim calibrate`` to infer, and the configs built from them.
+
+Every non-constant scalar parameter of the ``physics`` section (link dynamics, joint damping and friction)
+and of ``actuation`` (``gain_scale``, ``force_scale``, ``latency_steps``, ``latency_rate``) is inferred:
+its distribution is the prior, its ``op`` says how the inferred value (the *draw*) acts on each target's
+nominal value (``set``: it is the value; ``scale``: a factor; ``add``: an offset), exactly as when the
+config randomizes. One value is inferred per config entry and applies to every target of its selector.
+A ``constant`` stays fixed at its value. Noise (``actuation.action_noise_std``, the ``sensing`` section)
+and the visual sections are not inferred: replays leave them out (the discrepancy is robust to noise),
+and the calibrated config keeps them as they were.
+
+Search coordinates: each parameter's prior is boxed to ``[low, high]`` (its support, cut to the prior's
+mean +- ``BOX_STDS`` standard deviations where it is unbounded) and mapped to ``z`` in [-1, 1], so that
+estimators work on comparable scales.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dr_sim.config import DRConfig, config_from_dict
+from dr_sim.config.params import ChoiceParam, ConstantParam, _ParamBase
+from dr_sim.config.schema import ActuationConfig, JointTerms, LinkTerms
+from dr_sim.errors import ConfigError
+
+ACTUATION_FIELDS = ("gain_scale", "force_scale", "latency_steps", "latency_rate")
+NOISE_FIELDS = ("action_noise_std",)
+ROUNDED = ("latency_steps",)  # whole steps: the value that acts is the draw rounded
+BOX_STDS = 4.0
+LAPLACE_STEP = 0.02  # z units
+PRIOR_DRAWS = 2_000  # draws that give a prior's mean and std (a fixed generator: the same every run)
+DISTRIBUTION_KEYS = ("type", "low", "high", "mean", "std", "values", "weights", "value")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One inferred parameter (see the module docstring).
+
+    Attributes:
+        key: the config path, ``physics.links[1].lateral_friction``.
+        label: for people, ``lateral_friction of object/*``.
+        op: ``set``, ``scale`` or ``add``.
+        unit: the unit of the draw (``kg``, or ``x nominal`` for a factor).
+        low, high: the box of the draw (its prior's support, bounded).
+        prior_mean, prior_std: the prior's moments (the draw's units).
+    """
+
+    key: str
+    path: tuple[str | int, ...]
+    label: str
+    op: str
+    unit: str
+    low: float
+    high: float
+    prior_mean: float
+    prior_std: float
+
+    @property
+    def center(self) -> float:
+        return 0.5 * (self.low + self.high)
+
+    @property
+    def half_width(self) -> float:
+        return 0.5 * (self.high - self.low)
+
+    def to_value(self, z: float) -> float:
+        """The draw at search coordinate ``z`` (clipped to [-1, 1])."""
+        return float(self.center + self.half_width * np.clip(z, -1.0, 1.0))
+
+    def to_z(self, value: float) -> float:
+        return float((value - self.center) / self.half_width)
+
+    @property
+    def laplace_step(self) -> float:
+        """The finite-difference step (z units) that measures the likelihood's curvature: a whole step of a
+        rounded parameter, else a small one."""
+        return 1.0 / self.half_width if self.path[-1] in ROUNDED else LAPLACE_STEP
+
+    def acting(self, value: float) -> float:
+        """The value as it acts (``latency_steps`` is rounded to whole steps)."""
+        return float(round(value)) if self.path[-1] in ROUNDED else float(value)
+
+
+def config_mapping(config: DRConfig) -> dict[str, Any]:
+    """The plain mapping of a validated config (it loads back to the same config)."""
+    return config.model_dump(mode="json", exclude_none=True)
+
+
+def find_parameters(config: DRConfig) -> list[Parameter]:
+    """The parameters to infer (see the module docstring); one ``ConfigError`` for a parameter that cannot
+    be inferred (a vector, a choice, one re-drawn during an episode) or for a config with none."""
+    found: list[Parameter] = []
+    if config.physics is not None:
+        if config.physics.gravity is not None and not isinstance(config.physics.gravity, ConstantParam):
+            raise ConfigError(
+                "physics.gravity: calibrate infers scalar parameters; gravity is a 3-vector: make it a constant"
+            )
+        for i, links in enumerate(config.physics.links):
+            found += _entry(links, ("physics", "links", i), LinkTerms)
+        for i, joints in enumerate(config.physics.joints):
+            found += _entry(joints, ("physics", "joints", i), JointTerms)
+    if config.actuation is not None:
+        found += _entry(config.actuation, ("actuation",), ActuationConfig, ACTUATION_FIELDS)
+    if not found:
+        raise ConfigError(
+            "the calibration config infers nothing: give physics or actuation parameters a prior range "
+            "(uniform, log_uniform, normal or truncated_normal), e.g. physics.links[0].mass: "
+            "{type: uniform, low: 0.1, high: 0.5}"
+        )
+    return found
+
+
+def _entry(
+    entry: Any, where: tuple[str | int, ...], model: type, fields: Sequence[str] | None = None
+) -> list[Parameter]:
+    names = fields or [name for name in model.model_fields if name not in ("select", "required")]
+    select = getattr(entry, "select", "*")
+    selector = select if isinstance(select, str) else ", ".join(select)
+    found = []
+    for name in names:
+        param = getattr(entry, name, None)
+        if param is None or isinstance(param, ConstantParam):
+            continue
+        key = _key((*where, name))
+        if isinstance(param, ChoiceParam):
+            raise ConfigError(
+                f"{key}: calibrate infers continuous parameters, and a choice is discrete: give a uniform, "
+                "log_uniform, normal or truncated_normal prior, or a constant to keep it fixed"
+            )
+        if param.scope != "episode":
+            raise ConfigError(
+                f"{key}: scope {param.scope!r} re-draws it during an episode; calibrate infers one value per "
+                "episode: use scope: episode"
+            )
+        if param.distribution.shape != ():
+            raise ConfigError(
+                f"{key}: calibrate infers scalar parameters; this one draws shape {param.distribution.shape}: "
+                "give one number per bound (one draw for every component)"
+            )
+        found.append(_parameter(param, (*where, name), key, f"{name} of {selector}" if where[0] == "physics" else name))
+    return found
+
+
+def _parameter(param: _ParamBase, path: tuple[str | int, ...], key: str, label: str) -> Parameter:
+    rng = np.random.default_rng(0)
+    samples = np.array([float(param.distribution.sample_array(rng)) for _ in range(PRIOR_DRAWS)])
+    mean, std = float(samples.mean()), float(samples.std())
+    low, high = (float(v) for v in param.distribution.support())
+    low, high = max(low, mean - BOX_STDS * std), min(high, mean + BOX_STDS * std)
+    if not high > low:
+        raise ConfigError(f"{key}: its prior has no width ({low!r} to {high!r}); a fixed value is a constant")
+    domain = param.domain
+    unit = "x nominal" if param.op == "scale" else (domain.unit if domain is not None else "")
+    return Parameter(key, path, label, param.op, unit, low, high, mean, std)
+
+
+def _key(path: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _set(mapping: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    node: Any = mapping
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+
+
+def _get(mapping: Mapping[str, Any], path: tuple[str | int, ...]) -> Any:
+    node: Any = mapping
+    for part in path:
+        node = node[part]
+    return node
+
+
+def replay_mapping(config: DRConfig) -> dict[str, Any]:
+    """The config replays run under: its ``physics`` and ``actuation`` sections without noise."""
+    mapping = config_mapping(config)
+    replay = {key: mapping[key] for key in ("physics", "actuation") if key in mapping}
+    for name in NOISE_FIELDS:
+        replay.get("actuation", {}).pop(name, None)
+    return replay
+
+
+def pinned_mapping(
+    replay: Mapping[str, Any], parameters: Sequence[Parameter], values: Sequence[float]
+) -> dict[str, Any]:
+    """``replay`` with every parameter a ``constant`` at its value (draw units), keeping its ``op``."""
+    mapping = copy.deepcopy(dict(replay))
+    for parameter, value in zip(parameters, values, strict=True):
+        spec = _get(mapping, parameter.path)
+        kept = {key: item for key, item in spec.items() if key not in DISTRIBUTION_KEYS}
+        _set(mapping, parameter.path, {**kept, "type": "constant", "value": float(value)})
+    return mapping
+
+
+def calibrated_mapping(
+    config: DRConfig, parameters: Sequence[Parameter], means: Sequence[float], stds: Sequence[float], origin: str
+) -> dict[str, Any]:
+    """``config`` with each parameter's range replaced by ``truncated_normal(mean, std)`` within its prior's box
+    (draw units; the ``op`` and the rest of the config kept); validated by the config loader."""
+    mapping = config_mapping(config)
+    for parameter, mean, std in zip(parameters, means, stds, strict=True):
+        spec = _get(mapping, parameter.path)
+        kept = {key: item for key, item in spec.items() if key not in DISTRIBUTION_KEYS}
+        width = parameter.high - parameter.low
+        _set(
+            mapping,
+            parameter.path,
+            {
+                **kept,
+                "type": "truncated_normal",
+                "mean": float(np.clip(mean, parameter.low, parameter.high)),
+                "std": float(max(std, 1e-6 * width)),
+                "low": parameter.low,
+                "high": parameter.high,
+            },
+        )
+    config_from_dict(mapping, origin)  # the loader checks the schema and every physical domain
+    return mapping

@@ -1,0 +1,152 @@
+"""What ``dr-sim calibrate`` writes: ``calibration.json``, ``report.md`` and one prior-vs-posterior plot per
+parameter (``plots/<n>_<name>.png``).
+
+A parameter counts as identified when the posterior's standard deviation is below ``IDENTIFIED`` times the
+prior's: the data pins it down. Otherwise it stays wide: the recordings do not show it (the motion never
+depends on it), or not enough of it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dr_sim.calibration.parameters import Parameter
+from dr_sim.extras import require
+from dr_sim.file_io import write_atomically
+
+IDENTIFIED = 0.25  # posterior std / prior std below which a parameter counts as pinned down
+PLOTS = "plots"
+PURPOSE = "dr-sim calibrate's plots"
+
+
+def parameter_rows(
+    parameters: Sequence[Parameter],
+    point: Sequence[float] | None,
+    means: Sequence[float],
+    stds: Sequence[float],
+) -> list[dict[str, Any]]:
+    """One entry per parameter: its prior, the point estimate, the posterior and whether it is identified
+    (draw units: the value for op ``set``, the factor for ``scale``, the offset for ``add``)."""
+    rows = []
+    for i, parameter in enumerate(parameters):
+        ratio = float(stds[i] / parameter.prior_std)
+        rows.append(
+            {
+                "key": parameter.key,
+                "label": parameter.label,
+                "op": parameter.op,
+                "unit": parameter.unit,
+                "prior": {
+                    "low": parameter.low,
+                    "high": parameter.high,
+                    "mean": parameter.prior_mean,
+                    "std": parameter.prior_std,
+                },
+                "point": None if point is None else parameter.acting(point[i]),
+                "posterior": {"mean": float(means[i]), "std": float(stds[i])},
+                "width_ratio": ratio,
+                "identified": ratio < IDENTIFIED,
+            }
+        )
+    return rows
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def write_markdown(path: Path, result: Mapping[str, Any]) -> Path:
+    """``report.md``: the table of parameters, identifiability and the discrepancy before and after."""
+    rows = result["parameters"]
+    lines = [
+        "# Calibration report",
+        "",
+        f"Trajectories: `{result['trajectories']}` ({result['episodes']} episodes, {result['steps']} steps) of "
+        f"`{result['env']}`; config: `{result['config']}`; method: {result['method']}; seed {result['seed']}.",
+        "",
+        "| parameter | op | prior box | prior mean ± std | point estimate | posterior mean ± std | width ratio "
+        "| identified |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        prior, posterior = row["prior"], row["posterior"]
+        point = "-" if row["point"] is None else f"{row['point']:.4g}"
+        unit = f" {row['unit']}" if row["unit"] else ""
+        lines.append(
+            f"| {row['label']} (`{row['key']}`) | {row['op']} | [{prior['low']:.4g}, {prior['high']:.4g}]{unit} | "
+            f"{prior['mean']:.4g} ± {prior['std']:.3g} | {point} | {posterior['mean']:.4g} ± {posterior['std']:.3g} | "
+            f"{row['width_ratio']:.3f} | {'yes' if row['identified'] else 'no: stays wide'} |"
+        )
+    identified = [row["label"] for row in rows if row["identified"]]
+    wide = [row["label"] for row in rows if not row["identified"]]
+    discrepancy = result["discrepancy"]
+    lines += [
+        "",
+        f"Identified (posterior std below {IDENTIFIED:g} of the prior's): {', '.join(identified) or 'none'}.",
+        f"Left wide by the data: {', '.join(wide) or 'none'}.",
+        "",
+        "Discrepancy (mean Huber loss of the residuals in units of each dimension's spread; lower is better):",
+        "",
+        "| parameters | discrepancy |",
+        "|---|---|",
+        *[f"| {name.replace('_', ' ')} | {value:.5g} |" for name, value in discrepancy.items()],
+        "",
+        f"Replays: {result['replays']} in {result['seconds']:.1f} s. "
+        f"Calibrated config: `{result['written']['config']}`.",
+        "",
+        *[f"![{row['label']}]({plot})" for row, plot in zip(rows, result["written"]["plots"], strict=True)],
+        "",
+    ]
+    write_atomically(path, "\n".join(lines).encode())
+    return path
+
+
+def plot_name(index: int, parameter: Parameter) -> str:
+    """``plots/00_mass_of_object.png``."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", parameter.label).strip("_")
+    return f"{PLOTS}/{index:02d}_{slug}.png"
+
+
+def write_plots(
+    root: Path, parameters: Sequence[Parameter], rows: Sequence[Mapping[str, Any]], prior_draws: Sequence[np.ndarray]
+) -> list[str]:
+    """One PNG per parameter: the prior (a histogram of its draws) against the posterior (the truncated
+    normal's density), the point estimate marked; returns the paths relative to ``root``."""
+    require("matplotlib", PURPOSE).use("Agg")
+    pyplot = require("matplotlib.pyplot", PURPOSE)
+    names = []
+    for i, (parameter, row, draws) in enumerate(zip(parameters, rows, prior_draws, strict=True)):
+        figure, axes = pyplot.subplots(figsize=(5.0, 3.2))
+        axes.hist(draws, bins=40, range=(parameter.low, parameter.high), density=True, alpha=0.4, label="prior")
+        grid = np.linspace(parameter.low, parameter.high, 400)
+        mean, std = row["posterior"]["mean"], max(row["posterior"]["std"], 1e-12)
+        density = np.exp(-0.5 * ((grid - mean) / std) ** 2)
+        area = float(np.trapezoid(density, grid))
+        if area > 0:
+            axes.plot(grid, density / area, color="C3", label="posterior")
+        else:  # narrower than the grid: a line at the mean
+            axes.axvline(mean, color="C3", label="posterior")
+        if row["point"] is not None:
+            axes.axvline(row["point"], color="k", linestyle="--", linewidth=1, label="point estimate")
+        unit = f" ({parameter.unit})" if parameter.unit else ""
+        axes.set_xlabel(f"{parameter.label}{unit}")
+        axes.set_ylabel("density")
+        axes.set_title(f"{parameter.key}: width ratio {row['width_ratio']:.3f}", fontsize=9)
+        axes.legend(fontsize=8)
+        figure.tight_layout()
+        name = plot_name(i, parameter)
+        path = root / name
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        write_atomically(path, buffer.getvalue())
+        pyplot.close(figure)
+        names.append(name)
+    return names

@@ -1,0 +1,152 @@
+"""``dr-sim calibrate`` recovers dynamics parameters from trajectories recorded in simulation with known
+values (PuckPush: pusher link masses, joint damping, motor gains, latency), reports a parameter the data
+cannot see (the friction of the floor under the table, which nothing touches) as not identifiable, gives
+bit-identical outputs for a seed, and writes a config that loads and that ``dr-sim train`` starts on."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dr_sim.calibration.calibrate import CONFIG_FILE, JSON_FILE, REPORT_FILE, calibrate
+from dr_sim.config import load_config
+from dr_sim.errors import ConfigError
+from dr_sim.trajectories.record import record
+
+ENV_ID = "dr_sim/PuckPush-v0"
+TRUE = {  # key of the calibration config -> the target system's value (draw units)
+    "physics.links[0].mass": 2.0,  # x nominal, both pusher links
+    "physics.joints[0].damping": 2.0,  # N m s/rad (N s/m: prismatic joints)
+    "actuation.gain_scale": 0.6,
+    "actuation.latency_steps": 1.0,  # control steps
+}
+UNSEEN = "physics.links[1].lateral_friction"  # the floor's, under the table
+TARGET = {
+    "physics": {
+        "links": [
+            {"select": "pusher/*", "mass": {"type": "constant", "value": 2.0, "op": "scale"}},
+            {"select": "plane/*", "lateral_friction": {"type": "constant", "value": 0.9}},
+        ],
+        "joints": [{"select": "pusher/*", "damping": {"type": "constant", "value": 2.0}}],
+    },
+    "actuation": {"gain_scale": {"type": "constant", "value": 0.6}, "latency_steps": {"type": "constant", "value": 1}},
+    "sensing": {"noise_std": {"type": "constant", "value": 0.002}},  # the recordings are noisy
+}
+PRIOR = {
+    "physics": {
+        "links": [
+            {"select": "pusher/*", "mass": {"type": "uniform", "low": 0.5, "high": 4.0, "op": "scale"}},
+            {"select": "plane/*", "lateral_friction": {"type": "uniform", "low": 0.2, "high": 2.0}},
+        ],
+        "joints": [{"select": "pusher/*", "damping": {"type": "uniform", "low": 0.0, "high": 5.0}}],
+    },
+    "actuation": {
+        "gain_scale": {"type": "uniform", "low": 0.3, "high": 2.0},
+        "latency_steps": {"type": "uniform", "low": 0, "high": 3},
+        "action_noise_std": {"type": "constant", "value": 0.01},  # noise: kept in the output, not inferred
+    },
+}
+SMALL = {"budget": 80, "posterior_budget": 8, "samples": 4}  # about 125 replays of 3 episodes
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("target") / "trajectories"
+    record(ENV_ID, "scripted", TARGET, 3, out, seed=0, max_steps=30)
+    return out
+
+
+@pytest.fixture(scope="module")
+def calibrated(recorded: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return calibrate(PRIOR, recorded, tmp_path_factory.mktemp("calibration") / "out", seed=0, **SMALL)
+
+
+def test_known_parameters_are_recovered_within_ten_percent(calibrated: dict[str, Any]) -> None:
+    rows = {row["key"]: row for row in calibrated["parameters"]}
+    for key, true in TRUE.items():
+        row = rows[key]
+        assert row["identified"], key
+        assert row["point"] == pytest.approx(true, rel=0.1), key
+        assert row["posterior"]["mean"] == pytest.approx(true, rel=0.1) or key == "actuation.latency_steps", key
+    assert round(rows["actuation.latency_steps"]["posterior"]["mean"]) == 1  # the whole steps that act
+    assert not rows[UNSEEN]["identified"]
+    assert rows[UNSEEN]["width_ratio"] > 0.5
+    discrepancy = calibrated["discrepancy"]
+    assert discrepancy["point_estimate"] < 0.1 * discrepancy["prior_mean"]
+
+
+def test_the_outputs_load_and_report(calibrated: dict[str, Any]) -> None:
+    root = Path(calibrated["written"]["config"]).parent
+    config = load_config(root / CONFIG_FILE)  # the loader validates every range against its domain
+    assert config.actuation is not None
+    assert config.actuation.gain_scale is not None
+    assert config.actuation.gain_scale.type == "truncated_normal"
+    assert config.actuation.action_noise_std is not None  # noise kept as it was
+    assert config.physics is not None
+    assert config.physics.links[0].mass is not None
+    assert config.physics.links[0].mass.op == "scale"
+    report = (root / REPORT_FILE).read_text()
+    assert "no: stays wide" in report
+    assert "lateral_friction of plane/*" in report
+    assert (root / JSON_FILE).is_file()
+    assert all((root / plot).is_file() for plot in calibrated["written"]["plots"])
+
+
+def test_the_same_seed_gives_bit_identical_outputs(recorded: Path, tmp_path: Path) -> None:
+    tiny = {"budget": 6, "posterior_budget": 4, "samples": 2, "seed": 5}
+    first = calibrate(PRIOR, recorded, tmp_path / "a", **tiny)
+    second = calibrate(PRIOR, recorded, tmp_path / "b", **tiny)
+    assert first["parameters"] == second["parameters"]
+    assert first["discrepancy"] == second["discrepancy"]
+    assert (tmp_path / "a" / CONFIG_FILE).read_text().split("\n", 2)[2] == (
+        tmp_path / "b" / CONFIG_FILE
+    ).read_text().split("\n", 2)[2]
+    with pytest.raises(ConfigError, match="holds something else"):
+        calibrate(PRIOR, recorded, tmp_path / "a", **{**tiny, "seed": 6})
+
+
+def test_train_starts_on_the_calibrated_config(calibrated: dict[str, Any], tiny_rl: Any, tmp_path: Path) -> None:
+    from dr_sim.policies.rl_training import train
+
+    config = Path(calibrated["written"]["config"])
+    run = train(tiny_rl(tmp_path / "run", randomization=str(config), total_timesteps=120))
+    assert (run / "checkpoints").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda c: c["actuation"].update(gain_scale={"type": "choice", "values": [0.5, 1.0]}), "a choice is discrete"),
+        (
+            lambda c: c["actuation"].update(gain_scale={"type": "uniform", "low": 0.5, "high": 2, "scope": "step"}),
+            "scope 'step'",
+        ),
+        (lambda c: c.update(physics={"links": []}, actuation={}), "infers nothing"),
+    ],
+)
+def test_a_config_that_cannot_be_calibrated_is_one_clear_error(
+    recorded: Path, tmp_path: Path, change: Any, match: str
+) -> None:
+    config = yaml.safe_load(yaml.safe_dump(PRIOR))
+    change(config)
+    with pytest.raises(ConfigError, match=re.escape(match)) as error:
+        calibrate(config, recorded, tmp_path / "out", **SMALL)
+    assert "\n" not in str(error.value)
+
+
+def test_an_episode_without_a_start_state_is_refused(recorded: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    copy = tmp_path / "copy"
+    shutil.copytree(recorded, copy)
+    path = copy / "episode_000001.npz"
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files if key not in ("start_env_seed", "start_randomization")}
+    np.savez(path, **arrays)
+    with pytest.raises(ConfigError, match="episode 1 has no start state"):
+        calibrate(PRIOR, copy, tmp_path / "out", **SMALL)
