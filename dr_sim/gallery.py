@@ -2,7 +2,8 @@
 
 ``python -m dr_sim.gallery [--out docs/tasks] [--size 128] [--randomized 3]`` writes one PNG per task
 (the nominal view, then ``--randomized`` seeds of ``full``) and prints a markdown table of the tasks
-with their observation and action spaces, for the README.
+with their observation and action spaces, for the README; and ``render_detail.png``: the Panda tasks
+drawn at ``render_detail`` low and full, nominal and under ``full``, side by side.
 """
 
 from __future__ import annotations
@@ -20,13 +21,21 @@ from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.registration import ENV_IDS, register_envs
 
+DETAIL_TASKS = ("dr_sim/PandaReach-v0", "dr_sim/PandaPickAndPlace-v0")
 
-def camera_views(env_id: str, size: int, randomized: int) -> list[np.ndarray]:
+
+def camera_views(env_id: str, size: int, randomized: int, render_detail: str = "low") -> list[np.ndarray]:
     """The task's camera image at reset: nominal (seed 0), then ``full`` with seeds 0, 1, ..."""
     views = []
     for randomization, seed in [(None, 0), *(("full", s) for s in range(randomized))]:
         with quiet_native_stdout():  # PyBullet prints on connect
-            env = gym.make(env_id, randomization=randomization, image_size=size, render_mode="rgb_array")
+            env = gym.make(
+                env_id,
+                randomization=randomization,
+                image_size=size,
+                render_mode="rgb_array",
+                render_detail=render_detail,
+            )
         try:
             env.reset(seed=seed)
             views.append(env.render())
@@ -64,6 +73,15 @@ def gallery(out: Path, size: int, randomized: int) -> str:
     return "\n".join(lines)
 
 
+def detail_sheet(size: int) -> np.ndarray:
+    """One row per Panda task: low then full detail nominal, low then full detail under ``full`` (seed 0)."""
+    tiles = []
+    for env_id in DETAIL_TASKS:
+        low, full = (camera_views(env_id, size, 1, detail) for detail in ("low", "full"))
+        tiles += [low[0], full[0], low[1], full[1]]
+    return make_contact_sheet(tiles, 4)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/tasks"), help="folder for the PNGs (default docs/tasks)")
@@ -73,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.size <= 0 or args.randomized < 0:
         parser.error(f"--size must be positive and --randomized non-negative, got {args.size} and {args.randomized}")
     print(gallery(args.out, args.size, args.randomized))
+    write_atomically(args.out / "render_detail.png", encode_png(detail_sheet(args.size)))
     return 0
 
 

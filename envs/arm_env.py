@@ -31,7 +31,7 @@ class ArmGoalEnv(GoalEnv):
         super().__init__(control=control, **kwargs)
 
     def build(self, client: BulletClient) -> None:
-        self.arm = Arm(client, self.arm_spec, self.control, ARM_BASE)
+        self.arm = Arm(client, self.arm_spec, self.control, ARM_BASE, self.render_detail)
         self.sim_bodies[self.arm_spec.name] = self.arm.body
         self.build_objects(client)
         self.sim_bodies["goal"] = add_goal_marker(client)

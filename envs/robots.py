@@ -23,6 +23,7 @@ import numpy as np
 import pybullet as p
 
 from dr_sim.errors import ConfigError
+from dr_sim.scene.detail import DEFAULT_RENDER_DETAIL, urdf_for
 
 CONTROL_MODES = ("ee", "joint_velocity", "joint_torque")
 ARM_BASE = (-0.6, 0.0, 0.0)  # m, where the tasks fix an arm's base on the table top
@@ -76,13 +77,22 @@ def check_control(control: str) -> str:
 
 
 class Arm:
-    """One arm on a ``BulletClient``, fixed at ``base_position`` (m)."""
+    """One arm on a ``BulletClient``, fixed at ``base_position`` (m), drawn at ``render_detail`` (``low`` or
+    ``full``, see ``dr_sim.scene.detail``)."""
 
-    def __init__(self, client: Any, spec: ArmSpec, control: str, base_position: tuple[float, float, float]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        spec: ArmSpec,
+        control: str,
+        base_position: tuple[float, float, float],
+        render_detail: str = DEFAULT_RENDER_DETAIL,
+    ) -> None:
         self.client = client
         self.spec = spec
         self.control = check_control(control)
-        self.body = client.loadURDF(spec.urdf, base_position, useFixedBase=True)
+        # Low render detail draws the arm from its collision meshes; its physics is the same (dr_sim.scene.detail).
+        self.body = client.loadURDF(urdf_for(spec.urdf, render_detail), base_position, useFixedBase=True)
         self._joints = list(spec.joints)
         self._max_force = np.array(spec.max_force)
         self._max_velocity = np.array(spec.max_velocity)

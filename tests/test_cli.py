@@ -176,7 +176,8 @@ def test_train_and_evaluate_name_what_is_wrong(tmp_path: Path) -> None:
     config = tmp_path / "experiment.yaml"
     config.write_text("kind: dance\n")
     lines = error_lines(dr_sim("train", str(config)).stderr)
-    assert lines == [f"dr-sim: error: training config {str(config)!r} needs 'kind', one of pose, belief, rl; got 'dance'"]
+    kinds = "one of pose, belief, rl"
+    assert lines == [f"dr-sim: error: training config {str(config)!r} needs 'kind', {kinds}; got 'dance'"]
     lines = error_lines(dr_sim("evaluate", str(tmp_path), "--domains", "nominal").stderr)
     assert len(lines) == 1
     assert "is not a run of 'dr-sim train'" in lines[0]

@@ -7,6 +7,7 @@ A YAML file (or a dict) with these keys, all optional::
     randomization: visual        # anything dr_sim.load_config accepts; a relative YAML path is
                                  # resolved against the folder of this config file
     image_size: 64               # px, width and height (at most 4096)
+    render_detail: low           # low: arms drawn from their collision meshes (same physics); full: visual
     seed: 0                      # image i is rendered from seed_for(seed, i)
     shard_size: 256              # images per shard file
     objects: [object]            # bodies to label first (category 1, "target")
@@ -34,7 +35,7 @@ from dr_sim.errors import ConfigError
 
 DEFAULT_ENV = "dr_sim/Localize-v0"
 #: Keys of ``env_kwargs`` the generator sets itself.
-RESERVED_ENV_KWARGS = ("randomization", "obs_type", "image_size", "render_mode")
+RESERVED_ENV_KWARGS = ("randomization", "obs_type", "image_size", "render_mode", "render_detail")
 MAX_INSTANCES = 255  # instance ids are uint8, 0 is the background
 
 
@@ -45,6 +46,7 @@ class GeneratorConfig(StrictModel):
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     randomization: str | dict[str, Any] = "visual"
     image_size: int = Field(default=64, gt=0, le=MAX_IMAGE_SIZE)
+    render_detail: Literal["low", "full"] = "low"
     seed: int = Field(default=0, ge=0)
     shard_size: int = Field(default=256, gt=0)
     objects: list[str] = Field(default_factory=lambda: ["object"], min_length=1, max_length=MAX_INSTANCES)
@@ -58,7 +60,7 @@ class GeneratorConfig(StrictModel):
         if taken:
             raise ValueError(
                 f"{', '.join(map(repr, taken))} is set by the generator (use the top-level keys "
-                f"'randomization' and 'image_size'); remove it from env_kwargs"
+                f"'randomization', 'image_size' and 'render_detail'); remove it from env_kwargs"
             )
         return value
 

@@ -35,6 +35,7 @@ from dr_sim.errors import ConfigError, DrSimError, did_you_mean
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.registration import register_envs
 from dr_sim.scene.camera import Camera
+from dr_sim.scene.detail import loading_detail
 from dr_sim.scene.labels import (
     PARK_HEIGHT,
     body_pose,
@@ -181,12 +182,15 @@ def _make_env(config: GeneratorConfig) -> tuple[Any, Any, Callable[[int], dict[s
                 randomization=config.randomization,
                 obs_type="state",
                 image_size=config.image_size,
+                render_detail=config.render_detail,
                 disable_env_checker=True,
                 **config.env_kwargs,
             ).unwrapped
             return env, env.session, env.reset_scene
+        with loading_detail(config.render_detail):  # the env loads its own URDFs: choose their detail there
+            env = gym.make(name, disable_env_checker=True, **config.env_kwargs)
         wrapped = DomainRandomization(
-            gym.make(name, disable_env_checker=True, **config.env_kwargs),
+            env,
             config.randomization,
             obs_type=None,
             image_size=config.image_size,
