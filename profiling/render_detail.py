@@ -17,17 +17,16 @@ A measurement, not a test: the figures depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import pybullet as p
 
 import dr_sim  # noqa: F401 (registers the tasks)
 from dr_sim.bench.figures import side_by_side
+from dr_sim.bench.render import stepper, task_floor
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.scene.detail import RENDER_DETAILS, visual_triangles
 
@@ -48,49 +47,9 @@ def _make(env_id: str, detail: str, size: int) -> Any:
         ).unwrapped
 
 
-def _actions(env: Any) -> Iterator[np.ndarray]:
-    rng = np.random.default_rng(SEED)
-    space = env.action_space
-    return itertools.cycle(list(rng.uniform(space.low, space.high, size=(64, *space.shape)).astype(np.float32)))
-
-
-def _stepper(env: Any) -> Callable[[], None]:
-    actions = _actions(env)
-    env.reset(seed=SEED)
-
-    def step() -> None:
-        _, _, terminated, truncated, _ = env.step(next(actions))
-        if terminated or truncated:
-            env.reset()
-
-    return step
-
-
 def _render(env: Any) -> Callable[[], None]:
     camera, light = env.session.camera, env.session.scene.light
     return lambda: camera.render(light, depth=False, segmentation=False)
-
-
-def _floor(env: Any, size: int) -> Callable[[], None]:
-    camera, light, client = env.session.camera, env.session.scene.light, env.physics_client._client
-    view, projection = camera.view_matrix(), camera.projection_matrix()
-    flags = p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if env.segment_observations else p.ER_NO_SEGMENTATION_MASK
-
-    def floor() -> None:
-        for _ in range(env.substeps):
-            p.stepSimulation(physicsClientId=client)
-        p.getCameraImage(
-            size,
-            size,
-            viewMatrix=view,
-            projectionMatrix=projection,
-            renderer=p.ER_TINY_RENDERER,
-            flags=flags,
-            physicsClientId=client,
-            **light,
-        )
-
-    return floor
 
 
 def detail_rows(env_id: str, blocks: int, calls: int) -> None:
@@ -98,7 +57,7 @@ def detail_rows(env_id: str, blocks: int, calls: int) -> None:
     low, full = _make(env_id, "low", 84), _make(env_id, "full", 84)
     try:
         triangles = [visual_triangles(env.physics_client._client, env.arm.body) for env in (low, full)]
-        steps = side_by_side(_stepper(low), _stepper(full), blocks, calls)
+        steps = side_by_side(stepper(low, SEED, render=False), stepper(full, SEED, render=False), blocks, calls)
         renders = side_by_side(_render(low), _render(full), blocks, calls)
     finally:
         low.close()
@@ -117,8 +76,7 @@ def floor_rows(env_id: str, blocks: int, calls: int) -> None:
     for size in SIZES:
         env = _make(env_id, "low", size)
         try:
-            step = _stepper(env)
-            timing = side_by_side(step, _floor(env, size), blocks, calls)
+            timing = side_by_side(stepper(env, SEED, render=False), task_floor(env, size), blocks, calls)
         finally:
             env.close()
         step_ms, floor_ms = timing.subject_s * 1e3, timing.baseline_s * 1e3

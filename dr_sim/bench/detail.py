@@ -21,10 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
-import pybullet as p
 
 from dr_sim.bench.figures import Figure, SideBySide, side_by_side
-from dr_sim.bench.render import NO_STEP_RENDER, stepper
+from dr_sim.bench.render import NO_STEP_RENDER, stepper, task_render
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.registration import ENV_IDS, register_envs
 
@@ -50,26 +49,9 @@ def _make(env_id: str, randomization: str | None, detail: str) -> Any:
 
 
 def _renderer(task: Any, seed: int) -> Callable[[], None]:
-    """One render of ``task``'s observation camera as its step draws it (matrices computed outside)."""
+    """One render of ``task``'s observation camera after a seeded reset."""
     task.reset(seed=seed)
-    camera, light, client = task.session.camera, task.session.scene.light, task.physics_client._client
-    view, projection = camera.view_matrix(), camera.projection_matrix()
-    segment = p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if task.segment_observations else 0
-    flags = segment or p.ER_NO_SEGMENTATION_MASK
-
-    def render() -> None:
-        p.getCameraImage(
-            SIZE,
-            SIZE,
-            viewMatrix=view,
-            projectionMatrix=projection,
-            renderer=p.ER_TINY_RENDERER,
-            flags=flags,
-            physicsClientId=client,
-            **light,
-        )
-
-    return render
+    return task_render(task, SIZE)
 
 
 def _low_against_full(

@@ -45,6 +45,42 @@ def seeded_actions(space: gym.spaces.Box, seed: int) -> Iterator[np.ndarray]:
     return itertools.cycle(list(rng.uniform(space.low, space.high, size=(64, *space.shape)).astype(np.float32)))
 
 
+def task_render(task: Any, size: int) -> Callable[[], None]:
+    """One ``getCameraImage`` of an image task's observation camera as its step draws it: ``size`` px,
+    the same matrices (computed here, outside any clock), light and flags, on the task's client."""
+    camera, light, client = task.session.camera, task.session.scene.light, task.physics_client._client
+    view, projection = camera.view_matrix(), camera.projection_matrix()
+    segment = p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if task.segment_observations else 0
+    flags = segment or p.ER_NO_SEGMENTATION_MASK
+
+    def render() -> None:
+        p.getCameraImage(
+            size,
+            size,
+            viewMatrix=view,
+            projectionMatrix=projection,
+            renderer=p.ER_TINY_RENDERER,
+            flags=flags,
+            physicsClientId=client,
+            **light,
+        )
+
+    return render
+
+
+def task_floor(task: Any, size: int) -> Callable[[], None]:
+    """PyBullet's floor of one control step of an image task: ``stepSimulation`` ``substeps`` times and
+    one render of its camera (``task_render``)."""
+    render, client = task_render(task, size), task.physics_client._client
+
+    def floor() -> None:
+        for _ in range(task.substeps):
+            p.stepSimulation(physicsClientId=client)
+        render()
+
+    return floor
+
+
 def _task_vs_floor(env_id: str, size: int, blocks: int, calls: int, seed: int) -> dict[str, float]:
     """One task's step against the floor at ``size`` px: ratio and ms per step of each side."""
     with quiet_native_stdout():
@@ -53,26 +89,7 @@ def _task_vs_floor(env_id: str, size: int, blocks: int, calls: int, seed: int) -
     try:
         task.reset(seed=seed)
         actions = seeded_actions(task.action_space, seed)
-        camera, light, client = task.session.camera, task.session.scene.light, task.physics_client._client
-        view, projection = camera.view_matrix(), camera.projection_matrix()
-        segment = p.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX if task.segment_observations else 0
-        flags = segment or p.ER_NO_SEGMENTATION_MASK
-
-        def floor() -> None:
-            for _ in range(task.substeps):
-                p.stepSimulation(physicsClientId=client)
-            p.getCameraImage(
-                size,
-                size,
-                viewMatrix=view,
-                projectionMatrix=projection,
-                renderer=p.ER_TINY_RENDERER,
-                flags=flags,
-                physicsClientId=client,
-                **light,
-            )
-
-        timing = side_by_side(lambda: task.step(next(actions)), floor, blocks, calls)
+        timing = side_by_side(lambda: task.step(next(actions)), task_floor(task, size), blocks, calls)
     finally:
         env.close()
     return {"ratio": timing.ratio, "task_ms": timing.subject_s * 1e3, "floor_ms": timing.baseline_s * 1e3}
