@@ -70,7 +70,7 @@ def run_kind(run: Path) -> str:
     if (run / POSE_MODEL).is_file():
         return "pose"
     raise ConfigError(
-        f"{str(run)!r} is not a run of 'dr-sim train': it holds neither {RUN_CONFIG} (an RL run) nor "
+        f"{str(run)!r} is not a run of 'dr-sim train': it holds neither {RUN_CONFIG} (an RL or belief run) nor "
         f"{POSE_MODEL} (a pose run)"
     )
 
