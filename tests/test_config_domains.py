@@ -204,6 +204,12 @@ IMPOSSIBLE: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ),
     ("zero_light_distance", {"lighting": {"distance": constant(0)}}, ("lighting.distance:", "0.0", "> 0 m")),
     ("negative_ambient", {"lighting": {"ambient": uniform(-0.2, 0.5)}}, ("lighting.ambient:", "-0.2", ">= 0")),
+    ("negative_light_intensity", {"lighting": {"intensity": normal(1, 0.5)}}, ("lighting.intensity:", "-inf", ">= 0")),
+    (
+        "light_below_the_horizon",
+        {"lighting": {"elevation": uniform(-30, 60)}},
+        ("lighting.elevation:", "-30.0", "[0, 90] deg", "upper hemisphere"),
+    ),
     (
         "specular_offset_below_zero",
         {"lighting": {"specular": constant(-0.1, op="add")}},
