@@ -116,8 +116,10 @@ class RandomizationEngine:
 
     def neutral(self) -> None:
         """Before the env's own reset: every randomizer takes back what would act on it (``Randomizer.neutral``),
-        so that the env's start state never depends on the episode before. Nothing before the first bind."""
-        if self.scene is not None and self.scene.signature() == self._signature:
+        so that the env's start state never depends on the episode before. Nothing before the first bind, and
+        nothing once a body it bound to was re-created; bodies added since (another wrapper's distractors)
+        leave the bound ones as they were."""
+        if self.scene is not None and set(self._signature) <= set(self.scene.signature()):
             for randomizer in self.randomizers.values():
                 randomizer.neutral(self.scene)
 

@@ -410,3 +410,35 @@ def test_every_n_scope_changes_the_value_only_on_multiples_of_n(client: int) -> 
         assert bool(drawn) == (step % 3 == 0)
         previous = current
     assert changed == [3, 6, 9]
+
+
+def test_the_neutral_scene_restores_links_that_two_entries_randomize() -> None:
+    """The ``physics`` preset sets mass and friction of every link (``*``) and again of the object
+    (``object/*``): before the env's next reset every link is back at its nominal dynamics, the arm's
+    links included, read back from PyBullet."""
+    import gymnasium as gym
+
+    import dr_sim  # noqa: F401 (registers the tasks)
+
+    nominal_env = gym.make("dr_sim/PandaPush-v0").unwrapped
+    env = gym.make("dr_sim/PandaPush-v0", randomization="physics").unwrapped
+    try:
+        nominal_env.reset(seed=0)
+        env.reset(seed=0)
+        engine = env.session.engine
+        links = engine.scene.links
+        fields = ("mass", "lateral_friction")
+        drawn = {name: {f: engine.scene.dynamics(link)[f] for f in fields} for name, link in links.items()}
+        engine.neutral()
+        reference = nominal_env.session.scene
+        changed = 0
+        for name, link in links.items():
+            expected = reference.dynamics(reference.links[name])
+            now = engine.scene.dynamics(link)
+            for field in fields:
+                assert now[field] == pytest.approx(expected[field]), (name, field)
+                changed += drawn[name][field] != pytest.approx(expected[field])
+        assert changed > len(links)  # the episode had moved most of them
+    finally:
+        env.close()
+        nominal_env.close()

@@ -66,6 +66,7 @@ def test_an_auto_reset_episode_replays_from_its_record_alone(env_id: str) -> Non
         fresh.close()
 
 
+@pytest.mark.filterwarnings("error:the env changes dynamics itself")  # the inner wrapper is not the env
 def test_a_stacked_wrapper_records_and_replays_the_inner_one() -> None:
     pytest.importorskip("panda_gym", reason="pip install panda-gym")
     import panda_gym  # noqa: F401

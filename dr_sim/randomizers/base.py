@@ -92,8 +92,12 @@ class Randomizer(ABC):
         return any(term.spec.scope != "episode" for term in self.terms)
 
     def nominal_params(self) -> Params:
-        """Parameters that set every term's targets to their nominal values."""
-        return {term.name: {target: _to_json(value) for target, value in term.nominal.items()} for term in self.terms}
+        """Parameters that set every term's targets to their nominal values (terms of one name from several
+        config entries, ``*`` and ``object/*`` say, merge their targets)."""
+        params: Params = {}
+        for term in self.terms:
+            params.setdefault(term.name, {}).update({target: _to_json(value) for target, value in term.nominal.items()})
+        return params
 
     def neutral(self, scene: Scene) -> None:  # noqa: B027 (optional: most randomizers leave nothing that acts)
         """Take back what ``apply`` changed that would act on the env's own reset (dynamics, motor scales,
