@@ -8,6 +8,11 @@ A YAML config of ``kind: belief``::
       heldout: {path: runs/data/duck_heldout}
     object: 0                      # which labelled object of each image (0: the target)
     symmetric: false               # score with ADD-S (a symmetric object) instead of ADD
+    symmetry_axis: null            # x, y or z: the object looks the same at any turn about this axis
+                                   # of its own frame (a ball, a can: z); training keypoints are those
+                                   # of the canonical pose that faces the camera (needs symmetric: true)
+    init_from: null                # a belief run folder (or its model.pt): start from its weights
+                                   # (fine-tuning; its model must equal this config's model)
     epochs: 30
     batch_size: 32
     lr: 0.002                      # Adam, peak of a one-cycle schedule
@@ -26,6 +31,12 @@ The run folder gets ``model.pt`` (weights, the object's 9 keypoint model points,
 ``metrics.json`` (per-epoch loss, seconds, and the ``eval`` scores). A folder holding a model of other
 settings is refused; a finished run of the same settings is left as it is.
 
+Fine-tuning (``init_from``): the network starts from the weights of another belief run's ``model.pt``
+instead of the seed's initial weights, then trains as the config says (randomized pretraining, then a
+few labelled images of the target look). The run's ``model`` must be the same architecture as this
+config's ``model``, else one ``ConfigError``. ``metrics.json`` records the SHA-256 of the file the
+weights came from (``init_sha256``), so a run says which pretrained weights it grew from.
+
 Evaluation (``evaluate_belief``): per image, the belief maps' peaks, PnP with the frame's K, the world
 pose through the camera pose, and the (x, y) of the centroid's ray on the plane of the object's centre;
 scored in the world frame with ``dr_sim.pose.metrics`` twice: with the true camera pose
@@ -39,6 +50,7 @@ out and counted.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -49,7 +61,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dr_sim.config.loader import read_yaml_mapping, validated
 from dr_sim.config.overrides import read_with_overrides
@@ -69,7 +81,7 @@ from dr_sim.policies.belief_net import (
 from dr_sim.policies.pose_training import DataSpec, ensure_data, named_data_sets
 from dr_sim.policies.pose_training import add_evaluate_arguments as add_pose_evaluate_arguments
 from dr_sim.pose.calibration_error import CalibrationError, draw_calibration_error, perturb_pose
-from dr_sim.pose.keypoints import label_keypoints, label_model_points
+from dr_sim.pose.keypoints import canonical_keypoints, label_keypoints, label_model_points
 from dr_sim.pose.metrics import pose_metrics, summarize
 from dr_sim.pose.pipeline import estimate_pose
 from dr_sim.run_cache import describe_difference, differing_keys
@@ -97,6 +109,8 @@ class BeliefTrainConfig(StrictModel):
     eval: dict[str, DataSpec] = Field(default_factory=dict)
     object: int = Field(default=0, ge=0)
     symmetric: bool = False
+    symmetry_axis: Literal["x", "y", "z"] | None = None
+    init_from: str | None = None
     epochs: int = Field(default=30, ge=1, le=10_000)
     batch_size: int = Field(default=32, ge=2, le=65_536)
     lr: float = Field(default=2e-3, gt=0, le=1)
@@ -110,6 +124,15 @@ class BeliefTrainConfig(StrictModel):
     threads: int = Field(default=2, ge=1, le=256)
     out: str
     model: BeliefNetConfig = Field(default_factory=BeliefNetConfig)
+
+    @model_validator(mode="after")
+    def _symmetry_scores_with_add_s(self) -> BeliefTrainConfig:
+        if self.symmetry_axis is not None and not self.symmetric:
+            raise ValueError(
+                f"symmetry_axis {self.symmetry_axis!r} makes the estimated turn about that axis arbitrary; "
+                "set symmetric: true so that it is scored with ADD-S"
+            )
+        return self
 
 
 def load_belief_config(source: str | Path | Mapping[str, Any] | BeliefTrainConfig) -> BeliefTrainConfig:
@@ -141,8 +164,10 @@ class BeliefData:
         return len(self.keypoints)
 
 
-def load_belief_data(root: str | Path, object_index: int = 0) -> BeliefData:
-    """Read a complete data set folder into memory with the keypoints of labelled object ``object_index``."""
+def load_belief_data(root: str | Path, object_index: int = 0, symmetry_axis: str | None = None) -> BeliefData:
+    """Read a complete data set folder into memory with the keypoints of labelled object ``object_index``
+    (those of its canonical pose when it is symmetric about its ``symmetry_axis``; ``pose`` stays the
+    labelled one)."""
     dataset = ShardDataset(root)
     count = len(dataset)
     size = int(dataset.meta["image_size"])
@@ -161,7 +186,9 @@ def load_belief_data(root: str | Path, object_index: int = 0) -> BeliefData:
         k[i] = np.asarray(sample["labels"]["camera"]["K"])
         camera_pose[i] = np.asarray(sample["labels"]["camera"]["pose"])
         pose[i] = np.asarray(label["pose"])
-        keypoints[i] = label_keypoints(label, k[i])
+        keypoints[i] = (
+            label_keypoints(label, k[i]) if symmetry_axis is None else canonical_keypoints(label, k[i], symmetry_axis)
+        )
         visible[i] = int(label.get("pixels", 0)) > 0
         if model_points is None:
             model_points = label_model_points(label, k[i])
@@ -265,7 +292,7 @@ def train_belief(source: str | Path | Mapping[str, Any] | BeliefTrainConfig, log
             return run
     write_run_files(config.model_dump(mode="json"), run)  # config.yaml (kind: belief), git state, command
     data_path, generate_seconds = ensure_data(config.data, run / "data", log)
-    data = load_belief_data(data_path, config.object)
+    data = load_belief_data(data_path, config.object, config.symmetry_axis)
     if len(data) < 2:
         raise ConfigError(f"{data_path} holds {len(data)} image(s); training needs at least 2")
     order = np.random.default_rng([config.seed, len(data)]).permutation(len(data))
@@ -274,12 +301,14 @@ def train_belief(source: str | Path | Mapping[str, Any] | BeliefTrainConfig, log
     with torch.random.fork_rng(devices=[]):  # weights from the seed; the caller's torch RNG kept
         torch.manual_seed(config.seed)
         net = BeliefNet(config.model)
+        init_sha256 = None if config.init_from is None else initialise_from(net, config.init_from)
         metrics = fit(net, data, train_index, config, log)
     settings = config.model_dump(mode="json")
     save_belief_checkpoint(run / MODEL_FILE, net, data.model_points, settings)
     metrics.update(kind=KIND, data=str(data_path), generate_seconds=generate_seconds, threads=config.threads)
     metrics["parameters"] = sum(p.numel() for p in net.parameters())
     metrics["val_images"] = len(val_index)
+    metrics["init_from"], metrics["init_sha256"] = config.init_from, init_sha256
     scores = {}
     for name, spec in config.eval.items():
         path, _ = ensure_data(spec, run / f"eval_{name}", log)
@@ -289,10 +318,29 @@ def train_belief(source: str | Path | Mapping[str, Any] | BeliefTrainConfig, log
     return run
 
 
+def initialise_from(net: BeliefNet, run: str | Path) -> str:
+    """Load the weights of belief run ``run`` (its folder or ``model.pt``) into ``net``, whose architecture
+    must be the run's (else one ``ConfigError``); returns the SHA-256 of the file read."""
+    path = Path(run)
+    model = path / MODEL_FILE if path.is_dir() else path
+    if not model.is_file():
+        raise ConfigError(f"init_from {str(run)!r} holds no {MODEL_FILE}; name a finished belief run folder")
+    pretrained, _, _ = load_belief_checkpoint(model)
+    theirs, ours = pretrained.config.model_dump(mode="json"), net.config.model_dump(mode="json")
+    if theirs != ours:
+        keys = differing_keys(theirs, ours)
+        raise ConfigError(
+            f"init_from {str(run)!r} was trained with another network "
+            f"(model.{describe_difference(keys[0], theirs, ours)}); set this config's model to {theirs}"
+        )
+    net.load_state_dict(pretrained.state_dict())
+    return hashlib.sha256(model.read_bytes()).hexdigest()
+
+
 # -- evaluation ---------------------------------------------------------------------------------------
 def score_data(net: BeliefNet, config: BeliefTrainConfig, root: str | Path, seed: int = 0) -> dict[str, Any]:
     """The scores of ``net`` on the data set ``root`` (see the module docstring)."""
-    data = load_belief_data(root, config.object)
+    data = load_belief_data(root, config.object, config.symmetry_axis)
     points = object_model_points(root, data.model_points, config.object)
     rows = np.flatnonzero(data.visible)
     beliefs = predict_beliefs(net, data.images[torch.from_numpy(rows)]) if rows.size else np.zeros((0, 9, 1, 1))

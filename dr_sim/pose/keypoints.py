@@ -7,6 +7,12 @@ then the box's centroid.
 A belief map of stride ``s`` has cells of ``s`` x ``s`` pixels: cell (j, i) (row, column) is centred on
 pixel coordinates ((i + 0.5) s, (j + 0.5) s). Pixel coordinates follow ``dr_sim.scene.labels``: pixel
 (u, v) spans [u, u + 1) x [v, v + 1).
+
+An object that looks the same at any turn about one of its own axes (a ball, a can about its upright
+axis) has no one box to label: its corners' pixels depend on a turn the image cannot show.
+``canonical_rotation`` picks the turn that faces the camera (the object's next axis after the symmetry
+axis points along the camera's x axis, projected), so every look of the object has one set of keypoints
+(``canonical_keypoints``); PnP then finds that canonical pose, and ADD-S scores it fairly.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 KEYPOINTS = 9  # 8 box corners + the centroid
 CENTROID = 8  # index of the centroid keypoint
+AXES = {"x": 0, "y": 1, "z": 2}  # symmetry axes, object frame
 
 
 def refine_peak(belief: np.ndarray, row: int, col: int) -> tuple[float, float]:
@@ -107,3 +114,32 @@ def label_keypoints(label: Mapping[str, Any], k: np.ndarray) -> np.ndarray:
     corners = label_camera_points(label, k)
     centre = k @ corners.mean(axis=0)
     return np.vstack([np.asarray(label["keypoints"], dtype=np.float64).reshape(8, 2), centre[:2] / centre[2]])
+
+
+def canonical_rotation(rotation: np.ndarray, axis: str) -> np.ndarray:
+    """The object-to-camera rotation (3x3) turned about the object's own ``axis`` (``x``, ``y`` or ``z``)
+    so that the object's next axis (y, z or x) points along the camera's x axis projected on the plane
+    normal to ``axis``: the same look of a symmetric object always gets the same rotation. Unchanged when
+    the camera's x axis is along ``axis`` (a degenerate view)."""
+    rotation = np.asarray(rotation, dtype=np.float64)[:3, :3]
+    a = np.eye(3)[AXES[axis]]
+    b = np.eye(3)[(AXES[axis] + 1) % 3]
+    camera_x = rotation.T @ np.array([1.0, 0.0, 0.0])  # the camera's x axis, object frame
+    projected = camera_x - (camera_x @ a) * a
+    if np.linalg.norm(projected) < 1e-9:
+        return rotation.copy()
+    angle = np.arctan2(np.cross(b, projected) @ a, b @ projected)
+    c, s = np.cos(angle), np.sin(angle)
+    k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
+    turn = np.eye(3) + s * k + (1 - c) * (k @ k)  # Rodrigues: about a by angle
+    return rotation @ turn
+
+
+def canonical_keypoints(label: Mapping[str, Any], k: np.ndarray, axis: str) -> np.ndarray:
+    """The 9 keypoints (9, 2; px) of a label whose object is symmetric about its ``axis``: its model
+    points (``label_model_points``) projected through ``k`` under the canonical pose
+    (``canonical_rotation`` of the label's ``pose``)."""
+    pose = np.asarray(label["pose"], dtype=np.float64)
+    points = label_model_points(label, k) @ canonical_rotation(pose, axis).T + pose[:3, 3]
+    projected = points @ np.asarray(k, dtype=np.float64).T
+    return projected[:, :2] / projected[:, 2:3]

@@ -15,6 +15,7 @@ from studies.harness import Study
 from studies.modular.study import ModularStudy
 from studies.peng.study import PengStudy
 from studies.perception.study import PerceptionStudy
+from studies.pose6d.study import Pose6dStudy
 from studies.sdr.study import SdrStudy
 
 STUDIES: dict[str, type[Study]] = {
@@ -24,6 +25,7 @@ STUDIES: dict[str, type[Study]] = {
     "sdr": SdrStudy,
     "adr": AdrStudy,
     "adaptation": AdaptationStudy,
+    "pose6d": Pose6dStudy,
 }
 POINTS = {
     "perception": {
@@ -41,6 +43,14 @@ POINTS = {
     "sdr": {"uniform_1000", "structured_8000", "structured_8000_seed2"},
     "adr": {"a_none", "b_handset", "c_large", "d_adr", "reference"},
     "adaptation": {"adaptation"},
+    "pose6d": {
+        "localize_belief",
+        "localize_regression",
+        "pose_duck",
+        "pose_ball",
+        "fewshot_finetune_10",
+        "fewshot_scratch_200",
+    },
 }
 
 
