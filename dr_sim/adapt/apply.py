@@ -1,10 +1,14 @@
-"""Translate a folder of images with a trained translator (``dr-sim adapt apply RUN IN_DIR OUT_DIR``).
+"""Translate a folder of images, or a data set, with a trained translator (``dr-sim adapt apply RUN
+IN_DIR OUT_DIR``); any kind of run (``rcan``, ``pix2pix``, ``cyclegan``).
 
-Every image file under ``IN_DIR`` (``.png``, ``.jpg``, ``.jpeg``, any case, subfolders included) is
+A folder of images: every image file under ``IN_DIR`` (``.png``, ``.jpg``, ``.jpeg``, any case, subfolders included) is
 read as RGB, resized as a whole to the translator's square training size (``cv2.INTER_AREA`` when
 shrinking), translated, resized back to its own width and height, and written under ``OUT_DIR`` with
 the same relative path and file name (so the same format), atomically. ``OUT_DIR`` may exist (files of
 the same names are replaced) but may not be ``IN_DIR`` or lie inside it.
+
+A data set of ``dr-sim generate`` (``IN_DIR`` holds ``dataset.json``): a translated copy
+(``dr_sim.adapt.apply_dataset``): the same shards, count and image size, only the RGB translated.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import cv2
 import numpy as np
 import torch
 
+from dr_sim.adapt.apply_dataset import apply_dataset
 from dr_sim.adapt.run import load_generator
 from dr_sim.adapt.training import translate
+from dr_sim.datasets.shards import META_FILE
 from dr_sim.errors import ConfigError
 from dr_sim.file_io import write_atomically
 from dr_sim.gap.images import read_rgb
@@ -74,9 +80,17 @@ def translate_images(generator: Any, images: list[np.ndarray], size: int) -> lis
 def apply_folder(
     run: str | Path, in_dir: str | Path, out_dir: str | Path, log: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """Translate every image under ``in_dir`` into ``out_dir`` (module docstring); returns ``images``,
-    ``out`` and the translator's ``image_size``."""
+    """Translate every image under ``in_dir`` (or the data set in ``in_dir``) into ``out_dir`` (module
+    docstring); returns ``images``, ``out`` and the translator's ``image_size``."""
     in_dir, out_dir = Path(in_dir), Path(out_dir)
+    if (in_dir / META_FILE).is_file():
+        generator, info = load_generator(run)
+        size = info["image_size"]
+        record = {"run": str(run), "method": info["config"]["method"], "image_size": size}
+        translated = apply_dataset(
+            in_dir, out_dir, lambda images: translate_images(generator, images, size), record, log
+        )
+        return {**translated, "image_size": size}
     files = _image_files(in_dir)
     _check_out(in_dir, out_dir)
     generator, info = load_generator(run)

@@ -2,7 +2,8 @@
 
 A YAML file (or a mapping)::
 
-    method: rcan                 # rcan (James 2019) or pix2pix (Isola 2017)
+    method: rcan                 # rcan (James 2019) or pix2pix (Isola 2017); cyclegan (unpaired,
+                                 # toward the user's own images) has its own keys: dr_sim.adapt.cycle_config
     data:                        # paired renders (dr_sim.datasets.paired): a generator config ...
       generator: launch/configs/some_generator.yaml   # YAML path (from the working folder) or a mapping
       n: 6000                    # pairs to render
@@ -39,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from dr_sim.adapt.cycle_config import CYCLEGAN, CycleConfig
 from dr_sim.config.loader import read_yaml_mapping, validated
 from dr_sim.config.params import StrictModel
 from dr_sim.datasets.render_spec import RenderSpec
@@ -83,7 +85,7 @@ class Losses(StrictModel):
 class AdaptConfig(StrictModel):
     """A translator training run (see the module docstring for each key and its unit)."""
 
-    method: Literal["rcan", "pix2pix"]
+    method: Literal["rcan", "pix2pix", "cyclegan"]  # cyclegan never gets here: it is a CycleConfig
     data: PairSpec
     model: ModelSpec = Field(default_factory=ModelSpec)
     losses: Losses
@@ -119,11 +121,20 @@ class AdaptConfig(StrictModel):
         return self
 
 
-def load_adapt_config(source: str | Path | Mapping[str, Any] | AdaptConfig, origin: str | None = None) -> AdaptConfig:
-    """A validated ``AdaptConfig`` from a YAML path, a mapping or a config; one ``ConfigError`` if bad,
-    naming ``origin`` (default: the path, or "adapt config")."""
-    if isinstance(source, AdaptConfig):
+AnyAdaptConfig = AdaptConfig | CycleConfig
+
+
+def load_adapt_config(
+    source: str | Path | Mapping[str, Any] | AdaptConfig | CycleConfig, origin: str | None = None
+) -> AnyAdaptConfig:
+    """A validated config from a YAML path, a mapping or a config: a ``CycleConfig`` for ``method:
+    cyclegan``, else an ``AdaptConfig``; one ``ConfigError`` if bad, naming ``origin`` (default: the path,
+    or "adapt config")."""
+    if isinstance(source, AdaptConfig | CycleConfig):
         return source
     origin = origin or (str(source) if isinstance(source, str | Path) else "adapt config")
     data = read_yaml_mapping(source, "adapt config") if isinstance(source, str | Path) else dict(source)
+    unpaired_keys = "sim" in data or "target" in data  # a misspelt method is judged by the keys it comes with
+    if data.get("method") == CYCLEGAN or (data.get("method") not in METHODS and unpaired_keys):
+        return validated(CycleConfig, data, origin)
     return validated(AdaptConfig, data, origin)

@@ -1,5 +1,8 @@
 """The run folder of ``dr-sim adapt train``: train a translator as a config says, save it, load it back.
 
+This is the run folder of the paired methods (``rcan``, ``pix2pix``); ``method: cyclegan`` writes its
+own (``dr_sim.adapt.cycle_run``), and ``train`` and ``load_generator`` serve both.
+
 ``RUN`` (the config's ``out``) receives
 
 - ``config.yaml``: the resolved config, every default filled in (the method's loss weights included);
@@ -15,42 +18,31 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from dr_sim.adapt.config import AdaptConfig, load_adapt_config
+from dr_sim.adapt.config import AdaptConfig, CycleConfig, load_adapt_config
+from dr_sim.adapt.cycle_run import load_cycle_generator, train_cyclegan
 from dr_sim.adapt.data import ensure_pairs, load_pairs
+from dr_sim.adapt.run_folder import EXAMPLES, EXAMPLES_FILE, FORMAT, METRICS_FILE, MODEL_FILE, sheet
 from dr_sim.adapt.training import fit, make_generator, translate
 from dr_sim.errors import ConfigError
-from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
+from dr_sim.file_io import encode_png, write_atomically
 from dr_sim.run_files import write_run_files
 
-MODEL_FILE = "model.pt"
-METRICS_FILE = "metrics.json"
-EXAMPLES_FILE = "examples.png"
-FORMAT = "dr_sim.adapt/1"  # marks a translator checkpoint
-EXAMPLES = 8  # columns of the examples picture
-MIN_TILE = 128  # px: smaller images are enlarged (nearest neighbour) in the picture
 Log = Callable[[str], None]
 
 
-def sheet(rows: Sequence[np.ndarray]) -> np.ndarray:
-    """A picture of image rows: each of ``rows`` (k, H, W, 3) uint8 one row, tiles enlarged to at least
-    ``MIN_TILE`` px (nearest neighbour)."""
-    columns = max(len(row) for row in rows)
-    scale = max(1, -(-MIN_TILE // rows[0].shape[1]))
-    blank = np.zeros_like(rows[0][0])
-    tiles = [tile for row in rows for tile in [*row, *[blank] * (columns - len(row))]]
-    return make_contact_sheet([tile.repeat(scale, axis=0).repeat(scale, axis=1) for tile in tiles], columns)
-
-
-def train(source: str | Path | dict[str, Any] | AdaptConfig, log: Log | None = None) -> Path:
-    """Train the translator a config describes; returns the run folder (module docstring)."""
+def train(source: str | Path | dict[str, Any] | AdaptConfig | CycleConfig, log: Log | None = None) -> Path:
+    """Train the translator a config describes; returns the run folder (module docstring, or
+    ``dr_sim.adapt.cycle_run``'s for ``method: cyclegan``)."""
     config = load_adapt_config(source)
+    if isinstance(config, CycleConfig):
+        return train_cyclegan(config, log)
     run = Path(config.out)
     if run.exists() and not run.is_dir():
         raise ConfigError(f"out {str(run)!r} is a file; give a folder for the run")
@@ -102,6 +94,11 @@ def load_generator(run: str | Path) -> tuple[Any, dict[str, Any]]:
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise ConfigError(f"{str(path)!r} is not a translator of 'dr-sim adapt train' (a pose or RL model?)")
     config = load_adapt_config(checkpoint["config"])
+    if isinstance(config, CycleConfig):
+        return load_cycle_generator(checkpoint, config), {
+            "config": checkpoint["config"],
+            "image_size": int(checkpoint["image_size"]),
+        }
     generator = make_generator(config)
     generator.load_state_dict(checkpoint["generator"])
     generator.eval()

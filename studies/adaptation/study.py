@@ -130,7 +130,8 @@ class AdaptationStudy(Study):
     def compute(self, point: Point, folder: Path) -> dict[str, Any]:
         import torch  # torch modules below (extra: train)
 
-        from dr_sim.adapt.run import METRICS_FILE, load_generator, sheet, train
+        from dr_sim.adapt.run import METRICS_FILE, load_generator, train
+        from dr_sim.adapt.run_folder import sheet
         from dr_sim.policies.pose_training import PoseData
 
         write_textures()

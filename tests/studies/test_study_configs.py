@@ -17,6 +17,7 @@ from studies.peng.study import PengStudy
 from studies.perception.study import PerceptionStudy
 from studies.pose6d.study import Pose6dStudy
 from studies.sdr.study import SdrStudy
+from studies.unpaired.study import UnpairedStudy
 
 STUDIES: dict[str, type[Study]] = {
     "perception": PerceptionStudy,
@@ -26,6 +27,7 @@ STUDIES: dict[str, type[Study]] = {
     "adr": AdrStudy,
     "adaptation": AdaptationStudy,
     "pose6d": Pose6dStudy,
+    "unpaired": UnpairedStudy,
 }
 POINTS = {
     "perception": {
@@ -50,6 +52,13 @@ POINTS = {
         "pose_ball",
         "fewshot_finetune_10",
         "fewshot_scratch_200",
+    },
+    "unpaired": {
+        "randomization",
+        "canonical_translated",
+        "randomized_translated",
+        "randomized_translated_100",
+        "randomized_translated_500",
     },
 }
 

@@ -1,0 +1,1 @@
+"""Unpaired adaptation toward unlabelled target images (CycleGAN with semantic consistency)."""
