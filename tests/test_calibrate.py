@@ -150,3 +150,46 @@ def test_an_episode_without_a_start_state_is_refused(recorded: Path, tmp_path: P
     np.savez(path, **arrays)
     with pytest.raises(ConfigError, match="episode 1 has no start state"):
         calibrate(PRIOR, copy, tmp_path / "out", **SMALL)
+
+
+PUCK_FRICTION = 2.0  # the target's puck friction (PyBullet's coefficient; the table's is 1)
+PUCK_TARGET = {
+    "physics": {"links": [{"select": "object/*", "lateral_friction": {"type": "constant", "value": PUCK_FRICTION}}]},
+    "sensing": {"noise_std": {"type": "constant", "value": 0.002}},
+}
+PUCK_PRIOR = {
+    "physics": {"links": [{"select": "object/*", "lateral_friction": {"type": "log_uniform", "low": 0.2, "high": 8.0}}]}
+}
+
+
+def test_short_horizon_replays_recover_the_pucks_friction(tmp_path: Path) -> None:
+    """Whole-episode replays of PuckPush are chaotic in the puck's parameters; short ones from each recorded
+    observation (DROPO's way) pin its friction down."""
+    out = tmp_path / "puck"
+    record(ENV_ID, "scripted", PUCK_TARGET, 4, out, seed=0, max_steps=40)
+    result = calibrate(PUCK_PRIOR, out, tmp_path / "calibration", method="cma", horizon=2, budget=30, seed=0)
+    row = result["parameters"][0]
+    assert row["point"] == pytest.approx(PUCK_FRICTION, rel=0.1)
+    assert result["replay"].endswith("segments of 2 steps every 1")
+
+
+def test_the_state_setter_puts_the_env_where_it_was_observed(tmp_path: Path) -> None:
+    import gymnasium as gym
+    import numpy as np
+
+    from dr_sim.calibration.states import state_setter
+
+    env = gym.make(ENV_ID)
+    try:
+        observation, _ = env.reset(seed=3)
+        for _ in range(5):
+            observation, *_ = env.step(np.array([0.5, -0.3], dtype=np.float32))
+        env.reset(seed=4)  # somewhere else
+        state_setter(ENV_ID)(env.unwrapped, observation)
+        now = env.unwrapped.state()
+        for key in observation:
+            np.testing.assert_allclose(now[key], observation[key], atol=1e-6)
+    finally:
+        env.close()
+    with pytest.raises(ConfigError, match="no state setter"):
+        state_setter("dr_sim/Reach-v0")

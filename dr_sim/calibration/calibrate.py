@@ -1,6 +1,6 @@
 """Calibrate dynamics ranges from a target system's trajectories: ``dr-sim calibrate CONFIG TRAJECTORIES --out
-DIR [--method cma|posterior|both] [--budget N] [--posterior-budget M] [--samples K] [--seed S] [--workers W]
-[--backend local|ray [--address auto|HOST:PORT]]``.
+DIR [--method cma|posterior|both] [--horizon K [--stride S]] [--budget N] [--posterior-budget M] [--samples K]
+[--seed S] [--workers W] [--backend local|ray [--address auto|HOST:PORT]]``.
 
 - ``CONFIG``: a randomization config (preset, YAML or mapping). Its physics and actuation ranges are the
   priors of the parameters to infer, its ``op``s say how each acts (``dr_sim.calibration.parameters``).
@@ -11,6 +11,13 @@ DIR [--method cma|posterior|both] [--budget N] [--posterior-budget M] [--samples
   parameters set exactly (``dr_sim.calibration.simulator``), and compared with the recording
   (``dr_sim.calibration.discrepancy``: a Huber loss robust to observation noise; latency is modelled,
   as the actuation randomizer's parameter, not aligned away).
+- ``--horizon K`` (DROPO's short-horizon replays): instead of whole episodes, the simulator is set to the
+  recorded observation at every ``--stride``-th step and simulates K recorded actions from there
+  (``dr_sim.calibration.states``: from the observation alone, so a real robot's trajectories work the
+  same; the actuation channel is primed with the actions before, so latency acts as recorded). Errors no
+  longer compound over an episode: a contact-rich object whose whole-episode path is chaotic in its mass
+  and friction (PuckPush's puck) is identified too. It needs a state setter for the env (PuckPush has
+  one) but no start seed.
 - Estimators (``dr_sim.calibration.estimators``): ``cma``, a CMA-ES point estimate of the discrepancy
   (``--budget`` replays of the set); ``posterior``, DROPO's Gaussian over the parameters
   (``--posterior-budget`` evaluations of ``--samples`` replays each, started at the point estimate with
@@ -60,7 +67,8 @@ from dr_sim.calibration.parameters import (
     replay_mapping,
 )
 from dr_sim.calibration.report import parameter_rows, write_json, write_markdown, write_plots
-from dr_sim.calibration.simulator import Episode, ReplaySetup, ReplayWorker
+from dr_sim.calibration.simulator import Episode, ReplaySetup, ReplayWorker, segment_starts
+from dr_sim.calibration.states import state_setter
 from dr_sim.config import ConfigSource, load_config
 from dr_sim.errors import ConfigError
 from dr_sim.file_io import write_atomically
@@ -81,6 +89,8 @@ def calibrate(
     out: str | Path,
     *,
     method: str = "both",
+    horizon: int = 0,
+    stride: int = 1,
     budget: int = BUDGET,
     posterior_budget: int = POSTERIOR_BUDGET,
     samples: int = SAMPLES,
@@ -98,6 +108,8 @@ def calibrate(
         ("--budget", budget, 4),
         ("--posterior-budget", posterior_budget, 4),
         ("--workers", workers, 1),
+        ("--horizon", horizon, 0),
+        ("--stride", stride, 1),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -106,8 +118,10 @@ def calibrate(
     loaded = load_config(config)
     parameters = find_parameters(loaded)
     recorded = read_trajectories(trajectories)
+    if horizon > 0:
+        state_setter(recorded.env)  # one clear error for an env that cannot be set to an observation
     missing = [i for i, episode in enumerate(recorded.episodes) if episode.start_seed is None]
-    if missing:
+    if missing and horizon == 0:
         raise ConfigError(
             f"{recorded.root}: episode {missing[0]} has no start state the env can be reset to (start_env_seed, or an "
             "env_seed in start_randomization); calibrate replays each episode from its start state"
@@ -117,6 +131,8 @@ def calibrate(
         "config": config_mapping(loaded),
         "trajectories": str(recorded.root),
         "method": method,
+        "horizon": horizon,
+        "stride": stride,
         "budget": budget,
         "posterior_budget": posterior_budget,
         "samples": samples,
@@ -132,19 +148,30 @@ def calibrate(
     finally:
         probe.close()
     keys = observation_keys(recorded.observation_space)
-    real = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
-    scales = Scales.of(real)
+    whole = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
+    scales = Scales.of(whole)
+    real = whole if horizon == 0 else short_segments(whole, horizon, stride)
     setup = ReplaySetup(
         recorded.env,
         recorded.env_kwargs,
         replay,
         tuple(parameters),
-        tuple(Episode(int(episode.start_seed or 0), np.asarray(episode.actions)) for episode in recorded.episodes),
+        tuple(
+            Episode(
+                int(episode.start_seed or 0),
+                np.asarray(episode.actions),
+                episode.observations if horizon > 0 else None,
+            )
+            for episode in recorded.episodes
+        ),
         tuple(keys),
+        horizon,
+        stride,
+        latency_history(loaded) if horizon > 0 else 0,
     )
     rng = np.random.default_rng(seed)
     point_rng, posterior_rng, seed_rng = rng.spawn(3)
-    episodes = len(real)
+    episodes = len(recorded.episodes)
     step_seeds = tuple(int(s) for s in seed_rng.integers(2**63, size=episodes))
     sample_seeds = [tuple(int(s) for s in row) for row in seed_rng.integers(2**63, size=(samples, episodes))]
     prior_z = np.array([p.to_z(p.prior_mean) for p in parameters])
@@ -165,9 +192,9 @@ def calibrate(
             return [discrepancy(sim, real, scales) for sim in simulate([(values(z), step_seeds) for z in batch])]
 
         before = simulate([(values(prior_z), step_seeds)])[0]
-        errors = start_error(before, real, scales)
-        worst = int(np.argmax(errors))
-        if errors[worst] > START_TOLERANCE:
+        errors = start_error(before, real, scales) if horizon == 0 else []  # segments start where recorded
+        worst = int(np.argmax(errors)) if errors else 0
+        if errors and errors[worst] > START_TOLERANCE:
             raise ConfigError(
                 f"{recorded.root}: episode {worst} does not start where it was recorded: reset to its start seed, the "
                 f"env's first observation is {errors[worst]:.2g} spreads away from the recorded one (at most "
@@ -220,8 +247,9 @@ def calibrate(
         "trajectories": str(recorded.root),
         "env": recorded.env,
         "episodes": episodes,
-        "steps": int(sum(len(r) - 1 for r in real)),
+        "steps": int(sum(len(r) - 1 for r in whole)),
         "method": method,
+        "replay": "whole episodes" if horizon == 0 else f"{len(real)} segments of {horizon} steps every {stride}",
         "seed": int(seed),
         "parameters": rows,
         "discrepancy": result_discrepancy,
@@ -234,6 +262,28 @@ def calibrate(
     write_markdown(root / REPORT_FILE, result)
     write_json(root / JSON_FILE, result)
     return result
+
+
+def short_segments(episodes: list[np.ndarray], horizon: int, stride: int) -> list[np.ndarray]:
+    """The recorded (T + 1, D) episodes cut as a short-horizon replay simulates them: (h + 1, D) each."""
+    return [
+        episode[start : start + steps + 1]
+        for episode in episodes
+        for start, steps in segment_starts(len(episode) - 1, horizon, stride)
+    ]
+
+
+def latency_history(config: Any) -> int:
+    """How many recorded actions a short-horizon segment pushes through the actuation channel first: the
+    largest whole-step latency the config can draw, plus one (the action acting late under
+    ``latency_rate``); 0 without latency."""
+    actuation = config.actuation
+    if actuation is None or (actuation.latency_steps is None and actuation.latency_rate is None):
+        return 0
+    steps = 0.0
+    if actuation.latency_steps is not None:
+        steps = float(np.max(actuation.latency_steps.distribution.support()[1]))
+    return int(np.ceil(steps if np.isfinite(steps) else 0.0)) + 1
 
 
 def _prior_draws(config: Any, parameter: Parameter) -> np.ndarray:
@@ -279,6 +329,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder: new, empty, or a calibration of the same settings")
     parser.add_argument("--method", choices=METHODS, default="both", help="cma, posterior (DROPO) or both (default)")
     parser.add_argument(
+        "--horizon",
+        type=non_negative_int,
+        default=0,
+        help="short-horizon replays of K steps from recorded observations (DROPO); 0: whole episodes (default)",
+    )
+    parser.add_argument(
+        "--stride", type=positive_int, default=1, help="steps between short-horizon segments' starts (default 1)"
+    )
+    parser.add_argument(
         "--budget", type=positive_int, default=BUDGET, help=f"CMA-ES replays of the set (default {BUDGET})"
     )
     parser.add_argument(
@@ -306,6 +365,8 @@ def run(args: argparse.Namespace) -> int:
         args.trajectories,
         args.out,
         method=args.method,
+        horizon=args.horizon,
+        stride=args.stride,
         budget=args.budget,
         posterior_budget=args.posterior_budget,
         samples=args.samples,

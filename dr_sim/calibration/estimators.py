@@ -192,9 +192,10 @@ def gaussian_posterior(
             for x, value in zip(batch, likelihoods, strict=True)
         ]
 
-    x0 = np.concatenate([np.clip(start, -1.0, 1.0), np.log(initial_std)])
-    stds = np.concatenate([np.maximum(initial_std, 0.02), np.full(dimension, 1.0)])
     upper = np.log(np.maximum(prior_std, initial_std) * 2.0)
+    # A Laplace width narrower than the narrowest the search allows starts at that narrowest one.
+    x0 = np.concatenate([np.clip(start, -1.0, 1.0), np.clip(np.log(initial_std), MIN_LOG_STD, upper)])
+    stds = np.concatenate([np.maximum(initial_std, 0.02), np.full(dimension, 1.0)])
     bounds = (
         np.concatenate([np.full(dimension, -1.0), np.full(dimension, MIN_LOG_STD)]),
         np.concatenate([np.full(dimension, 1.0), upper]),

@@ -70,7 +70,8 @@ def write_markdown(path: Path, result: Mapping[str, Any]) -> Path:
         "# Calibration report",
         "",
         f"Trajectories: `{result['trajectories']}` ({result['episodes']} episodes, {result['steps']} steps) of "
-        f"`{result['env']}`; config: `{result['config']}`; method: {result['method']}; seed {result['seed']}.",
+        f"`{result['env']}`; config: `{result['config']}`; method: {result['method']}; seed {result['seed']}; "
+        f"replays: {result.get('replay', 'whole episodes')}.",
         "",
         "| parameter | op | prior box | prior mean ± std | point estimate | posterior mean ± std | width ratio "
         "| identified |",

@@ -9,6 +9,18 @@ with that record (``reset(options={"randomization": ...})``, the recorded ``env_
 start state, the unit's step seed driving per-step draws such as Peng's latency). Then the recorded actions
 are stepped through, all of them (a simulated episode that ends early keeps going: the recorded one did),
 and the observations come back as (T + 1, D) float64 arrays.
+
+Short-horizon replays (``ReplaySetup.horizon`` = k > 0, DROPO's way): the episode is reset once under the
+candidate and then tracks the recording: at every recorded step t the simulator is set to the recorded
+observation (``dr_sim.calibration.states``: from the observation alone, as for a real robot; what it does
+not hold, such as a puck's tilt and spin, stays as the simulator predicted it) and steps the recorded
+action. At every ``stride``-th step a segment branches off (``saveState``/``restoreState`` in memory):
+the actuation channel is primed with the recorded actions before t (``history`` of them, zeros before
+the episode's start: a latency queue then holds exactly what the robot's held), and k recorded actions
+are stepped (fewer at the episode's end). Each segment comes back as a (h + 1, D) array whose first row is the
+recorded observation it started from, in the order of ``segment_starts``, episode after episode. Errors
+no longer compound over a whole episode, so a contact-rich object (a pushed puck, whose whole-episode path
+is chaotic in its mass) is identified too, and an episode needs no start seed.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import numpy as np
 
 from dr_sim.calibration.discrepancy import flatten
 from dr_sim.calibration.parameters import Parameter, pinned_mapping
+from dr_sim.calibration.states import state_setter
 from dr_sim.trajectories.envs import find_session, make_randomized_env
 
 NO_TRUNCATION = 1_000_000  # control steps: replays are never cut short by the env's time limit
@@ -28,10 +41,24 @@ NO_TRUNCATION = 1_000_000  # control steps: replays are never cut short by the e
 
 @dataclass(frozen=True)
 class Episode:
-    """What a replay needs of a recorded episode: its start seed and its actions."""
+    """What a replay needs of a recorded episode: its start seed, its actions and (short-horizon replays)
+    its recorded observations in the env's own format (an array, or a dict of arrays)."""
 
     env_seed: int
     actions: np.ndarray
+    observations: Any = None
+
+    def observation(self, step: int) -> Any:
+        """The recorded observation after ``step`` control steps."""
+        if isinstance(self.observations, dict):
+            return {key: value[step] for key, value in self.observations.items()}
+        return self.observations[step]
+
+
+def segment_starts(steps: int, horizon: int, stride: int) -> list[tuple[int, int]]:
+    """(start step, steps simulated) of every short-horizon segment of an episode of ``steps`` steps: one
+    every ``stride`` steps, each ``horizon`` long or up to the episode's end."""
+    return [(t, min(horizon, steps - t)) for t in range(0, steps, stride)]
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,9 @@ class ReplaySetup:
     parameters: tuple[Parameter, ...]
     episodes: tuple[Episode, ...]
     keys: tuple[str, ...]
+    horizon: int = 0  # control steps per short-horizon segment; 0 replays whole episodes
+    stride: int = 1  # control steps between segment starts
+    history: int = 0  # recorded actions pushed through the actuation channel before a segment
 
 
 #: A unit: the candidate's values (draw units) and one step seed per episode.
@@ -58,6 +88,7 @@ class ReplayWorker:
         self.setup = setup
         self.env = make_randomized_env(setup.env, setup.replay, setup.env_kwargs, NO_TRUNCATION)
         self.session = find_session(self.env)
+        self.setter = state_setter(setup.env) if setup.horizon > 0 else None
 
     def __call__(self, unit: Unit, tick: Callable[[], None]) -> list[np.ndarray]:
         values, step_seeds = unit
@@ -70,6 +101,10 @@ class ReplayWorker:
             observation, _ = self.env.reset(
                 options={"randomization": {**record, "env_seed": episode.env_seed, "step_seed": int(step_seed)}}
             )
+            if self.setter is not None:
+                results += self._segments(episode, keys)
+                tick()
+                continue
             observations = [flatten(observation, keys)]
             for action in episode.actions:
                 observation, *_ = self.env.step(action)
@@ -77,6 +112,37 @@ class ReplayWorker:
             results.append(np.stack(observations))
             tick()
         return results
+
+    def _segments(self, episode: Episode, keys: list[str]) -> list[np.ndarray]:
+        """The short-horizon segments of one episode (see the module docstring)."""
+        assert self.setter is not None
+        setup, unwrapped = self.setup, self.env.unwrapped
+        client = unwrapped.physics_client
+        starts = dict(segment_starts(len(episode.actions), setup.horizon, setup.stride))
+        segments = []
+        for t, action in enumerate(episode.actions):
+            recorded = episode.observation(t)
+            self.setter(unwrapped, recorded)  # the observed part; the rest as tracked so far
+            if t in starts:
+                saved = client.saveState()
+                self._prime(episode, t)
+                observations = [flatten(recorded, keys)]
+                for segment_action in episode.actions[t : t + starts[t]]:
+                    observation, *_ = self.env.step(segment_action)
+                    observations.append(flatten(observation, keys))
+                segments.append(np.stack(observations))
+                client.restoreState(stateId=saved)
+                client.removeState(saved)
+            self._prime(episode, t)
+            self.env.step(action)  # tracking: the unobserved state follows the recorded past
+        return segments
+
+    def _prime(self, episode: Episode, start: int) -> None:
+        """Push the ``history`` recorded actions before ``start`` through the actuation channel (zeros
+        before the episode's start), so that its latency queue holds what the recorded system's held."""
+        neutral = np.zeros_like(episode.actions[0], dtype=np.float64)
+        for i in range(start - self.setup.history, start):
+            self.session.transmit(np.asarray(episode.actions[i], dtype=np.float64) if i >= 0 else neutral)
 
     def close(self) -> None:
         self.env.close()

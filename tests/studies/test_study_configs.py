@@ -11,6 +11,7 @@ from dr_sim.config import load_config
 from dr_sim.config.loader import read_source, validated
 from studies.adaptation.study import AdaptationStudy
 from studies.adr.study import AdrStudy
+from studies.calibration.study import CalibrationStudy
 from studies.harness import Study
 from studies.modular.study import ModularStudy
 from studies.peng.study import PengStudy
@@ -28,6 +29,7 @@ STUDIES: dict[str, type[Study]] = {
     "adaptation": AdaptationStudy,
     "pose6d": Pose6dStudy,
     "unpaired": UnpairedStudy,
+    "calibration": CalibrationStudy,
 }
 POINTS = {
     "perception": {
@@ -59,6 +61,15 @@ POINTS = {
         "randomized_translated",
         "randomized_translated_100",
         "randomized_translated_500",
+    },
+    "calibration": {
+        "a_nominal",
+        "b_dynamics",
+        "d_adr",
+        "reference",
+        "calibrated_sticky_laggy",
+        "calibrated_history_harsh_heavy_weak",
+        "calibrated_n30_sticky_laggy",
     },
 }
 

@@ -1,0 +1,1 @@
+"""Calibrated dynamics ranges from a few target trajectories on PuckPush."""

@@ -1,0 +1,285 @@
+"""Calibrated dynamics ranges on PuckPush: do a few target trajectories buy what hand-set ranges cannot?
+
+``python -m studies.calibration [CONFIG] [--out DIR] [--only POINT ...] [--set KEY=VALUE ...]``
+
+Targets (``domains``): the Peng study's five shifts and two harsher ones fixed before any result
+(``harsh_laggy_damped.yaml``, ``harsh_heavy_weak.yaml``), each a constant-valued randomization that plays
+the target system. For each target:
+
+1. ``recording.episodes`` episodes of the scripted controller on it (``dr_sim.trajectories.record``);
+2. ``dr-sim calibrate`` of the ``priors`` config to them (``calibration``: CMA-ES and DROPO's posterior on
+   short-horizon replays, ``dr_sim.calibration``);
+3. SAC trained on the calibrated ranges with the Peng study's base config and budget (``calibrated_T``),
+   and the same with a history of the last ``history`` observations and actions (``calibrated_history_T``);
+4. evaluated on that target (``episodes`` deterministic episodes, seeds ``seed + i``).
+
+Baselines (``policies``, ``studies/harness/policies.py``, evaluated on every target): no randomization and
+the hand-set ``physics`` preset (the Peng study's a and b: the same settings, trained into ``policy_runs``,
+the Peng study's policy folder, so each is trained once for both studies), and ADR (the ADR study's
+``d_adr`` keys on the Peng budget). The scripted controller is the reference. For ``curve.target``, the
+calibrated policy is also trained from ``curve.episodes`` target episodes (success against data).
+
+Goals: every calibrated policy reaches ``GOAL_SUCCESS`` on its target; each calibration takes at most
+``GOAL_CALIBRATION_MIN`` minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from dr_sim.calibration.calibrate import calibrate
+from dr_sim.config.loader import read_yaml_mapping
+from dr_sim.config.params import StrictModel
+from dr_sim.policies.policy_suite import PolicySuite
+from dr_sim.policies.rl_evaluation import resolve_domain
+from dr_sim.trajectories.record import record
+from studies.harness import Goal, Point, Report, Table, goal_at_least, goal_at_most, success_cell
+from studies.harness.policies import REFERENCE, PolicyStudy, PolicyStudyConfig
+
+GOAL_SUCCESS = 0.85
+GOAL_CALIBRATION_MIN = 10.0
+ROWS = {"a_nominal": "no randomization", "b_dynamics": "hand-set (physics)", "d_adr": "ADR"}
+
+
+class Recording(StrictModel):
+    """The target episodes: ``episodes`` of the scripted controller, episode i reset with ``seed + i``."""
+
+    episodes: int = Field(default=10, gt=0)
+    seed: int = Field(default=0, ge=0)
+    max_steps: int | None = Field(default=None, gt=0)
+
+
+class Calibration(StrictModel):
+    """``dr-sim calibrate``'s settings (see ``dr_sim.calibration.calibrate``)."""
+
+    method: str = "both"
+    horizon: int = Field(default=2, ge=0)
+    stride: int = Field(default=4, ge=1)
+    budget: int = Field(default=240, ge=4)
+    posterior_budget: int = Field(default=30, ge=4)
+    samples: int = Field(default=8, ge=2)
+    seed: int = Field(default=0, ge=0)
+    workers: int = Field(default=2, ge=1)
+
+
+class Curve(StrictModel):
+    """Success against the number of target episodes, on one target."""
+
+    target: str
+    episodes: list[int] = Field(min_length=1)
+
+
+class CalibrationStudyConfig(PolicyStudyConfig):
+    """The policy study's keys plus the priors, the recording, the calibration and the curve."""
+
+    priors: str = "priors.yaml"
+    policy_runs: str | None = None  # baselines train here (the Peng study's folder); None: OUT/policies
+    recording: Recording = Recording()
+    calibration: Calibration = Calibration()
+    history: int = Field(default=4, ge=1)
+    curve: Curve | None = None
+
+
+def label(domain: str) -> str:
+    """A domain's label: a shift's name, or a YAML's stem."""
+    return Path(domain).stem if domain.lower().endswith((".yaml", ".yml")) else domain
+
+
+class CalibrationStudy(PolicyStudy):
+    """Baselines over every target, and per target a calibration and the policies trained on it."""
+
+    name = "calibration"
+    config_model = CalibrationStudyConfig
+    config: CalibrationStudyConfig
+
+    def __init__(self, config: CalibrationStudyConfig, folder: Path, out: Path | None = None, log: Any = None):
+        super().__init__(config, folder, out, log)
+        runs = self.path(config.policy_runs) if config.policy_runs else self.out / "policies"
+        self.suite = PolicySuite(config.base, config.policies, runs, self.folder, self.log)
+
+    # -- what a calibrated point depends on ---------------------------------------------------------
+    def target(self, domain: str) -> dict[str, Any] | None:
+        """The target's randomization as data."""
+        return resolve_domain(self.suite.domains([domain])[0], self.suite.config(next(iter(self.config.policies))))[1]
+
+    def recording(self, domain: str, episodes: int) -> dict[str, Any]:
+        env = {key: self.config.base.get(key) for key in ("env", "env_kwargs")}
+        return {
+            **env,
+            "target": self.target(domain),
+            **self.config.recording.model_dump(),
+            "episodes": episodes,
+        }
+
+    def calibration(self, domain: str, episodes: int) -> dict[str, Any]:
+        return {
+            "recording": self.recording(domain, episodes),
+            "priors": read_yaml_mapping(self.path(self.config.priors), "priors"),
+            **self.config.calibration.model_dump(),
+        }
+
+    def calibrated_points(self) -> dict[str, Point]:
+        """(name, domain, episodes, history) of every calibrated policy."""
+        wanted = [(domain, self.config.recording.episodes) for domain in self.config.domains]
+        if self.config.curve is not None:
+            wanted += [
+                (self.config.curve.target, n) for n in self.config.curve.episodes if n != self.config.recording.episodes
+            ]
+        points = {}
+        evaluation = {"episodes": self.config.episodes, "seed": self.config.seed}
+        for domain, episodes in wanted:
+            suffix = label(domain) if episodes == self.config.recording.episodes else f"n{episodes}_{label(domain)}"
+            for history in (False, True) if episodes == self.config.recording.episodes else (False,):
+                name = f"calibrated{'_history' if history else ''}_{suffix}"
+                settings = {
+                    "calibration": self.calibration(domain, episodes),
+                    "training": {**self.config.base, **({"history": self.config.history} if history else {})},
+                    "domain": self.target(domain),
+                    **evaluation,
+                }
+                points[name] = Point(name, settings, "calibrated", {"domain": domain, "episodes": episodes})
+        return points
+
+    def points(self) -> dict[str, Point]:
+        return {**super().points(), **self.calibrated_points()}
+
+    # -- computing one --------------------------------------------------------------------------
+    def calibrate_target(self, domain: str, episodes: int) -> dict[str, Any]:
+        """Record the target and calibrate the priors to it (each cached); the calibration's summary."""
+        settings = self.calibration(domain, episodes)
+        recording = settings["recording"]
+
+        def do_record(folder: Path) -> dict[str, Any]:
+            self.log(f"{label(domain)}: recording {episodes} scripted episodes")
+            summary = record(
+                recording["env"],
+                "scripted",
+                recording["target"],
+                episodes,
+                folder / "trajectories",
+                seed=recording["seed"],
+                max_steps=recording["max_steps"],
+            )
+            return {key: summary[key] for key in ("root", "steps", "successes", "seconds")}
+
+        recorded, _ = self.cache.run(f"record_{label(domain)}_n{episodes}", recording, do_record)
+
+        def do_calibrate(folder: Path) -> dict[str, Any]:
+            self.log(f"{label(domain)}: calibrating to {episodes} episodes")
+            options = self.config.calibration.model_dump()
+            result = calibrate(settings["priors"], recorded["root"], folder / "calibration", **options)
+            return {key: result[key] for key in ("parameters", "discrepancy", "replays", "seconds", "written", "steps")}
+
+        calibrated, _ = self.cache.run(f"calibrate_{label(domain)}_n{episodes}", settings, do_calibrate)
+        return {"recording": recorded, **calibrated}
+
+    def compute(self, point: Point, folder: Path) -> dict[str, Any]:
+        if point.group != "calibrated":
+            return super().compute(point, folder)
+        domain, episodes = point.extra["domain"], point.extra["episodes"]
+        calibrated = self.calibrate_target(domain, episodes)
+        keys: dict[str, Any] = {"randomization": calibrated["written"]["config"]}
+        if "history" in point.settings["training"]:
+            keys["history"] = self.config.history
+        suite = PolicySuite(self.config.base, {point.name: keys}, self.out / "policies", self.folder, self.log)
+        run = suite.train(point.name)
+        result = suite.evaluate(point.name, [domain], self.config.episodes, self.config.seed)
+        return {
+            "run": str(run),
+            "training": suite.training(point.name),
+            "calibration": calibrated,
+            "domains": {label(domain): result["domains"][domain]},
+        }
+
+    # -- the report ------------------------------------------------------------------------------
+    def title(self) -> str:
+        return "Calibrated dynamics ranges on PuckPush"
+
+    def report(self, results: dict[str, dict[str, Any]]) -> Report:
+        points = self.points()
+        targets = [label(domain) for domain in self.config.domains]
+        main = self.config.recording.episodes
+        table = Table(
+            f"Success [Wilson 95% interval] on each target, {self.config.episodes} episodes (seeds {self.config.seed} "
+            f"+ i); calibrated from {main} scripted episodes of that target:",
+            ["policy", *targets],
+        )
+        for name, row in ROWS.items():
+            if name in results:
+                domains = results[name]["domains"]
+                table.rows.append([row, *(success_cell(domains.get(d)) for d in self.config.domains)])
+        for prefix, row in (("calibrated", "calibrated"), ("calibrated_history", "calibrated + history")):
+            cells = [success_cell((results.get(f"{prefix}_{t}") or {}).get("domains", {}).get(t)) for t in targets]
+            table.rows.append([row, *cells])
+        if "reference" in results:
+            reference = results["reference"]["domains"]
+            table.rows.append([REFERENCE, *(success_cell(reference.get(d)) for d in self.config.domains)])
+        calibrations = Table(
+            "Calibrations (posterior mean of each parameter; minutes on the configured workers):",
+            ["target", "episodes", "minutes", "replays", "discrepancy: prior mean -> point", "posterior means"],
+        )
+        goals: list[Goal] = []
+        for name, result in results.items():
+            if points.get(name) is None or points[name].group != "calibrated" or "_history_" in name:
+                continue
+            calibration, extra = result["calibration"], points[name].extra
+            discrepancy = calibration["discrepancy"]
+            means = ", ".join(f"{r['label']} {r['posterior']['mean']:.3g}" for r in calibration["parameters"])
+            calibrations.rows.append(
+                [
+                    label(extra["domain"]),
+                    str(extra["episodes"]),
+                    f"{calibration['seconds'] / 60:.1f}",
+                    str(calibration["replays"]),
+                    f"{discrepancy['prior_mean']:.3g} -> {discrepancy.get('point_estimate', float('nan')):.3g}",
+                    means,
+                ]
+            )
+            if extra["episodes"] == main:
+                goals.append(
+                    goal_at_most(
+                        f"{label(extra['domain'])}: calibration from {main} episodes "
+                        f"within {GOAL_CALIBRATION_MIN:g} min",
+                        calibration["seconds"] / 60,
+                        GOAL_CALIBRATION_MIN,
+                    )
+                )
+        for name, result in results.items():
+            point = points.get(name)
+            if point is not None and point.group == "calibrated" and point.extra["episodes"] == main:
+                domain = label(point.extra["domain"])
+                rate = result["domains"][domain]["success_rate"]
+                goals.append(goal_at_least(f"{name} success >= {GOAL_SUCCESS}", rate, GOAL_SUCCESS))
+        tables = [table, calibrations]
+        if self.config.curve is not None:
+            target = label(self.config.curve.target)
+            curve = Table(f"Success on {target} against the number of target episodes:", ["episodes", "calibrated"])
+            for n in self.config.curve.episodes:
+                name = f"calibrated_{target}" if n == main else f"calibrated_n{n}_{target}"
+                curve.rows.append([str(n), success_cell((results.get(name) or {}).get("domains", {}).get(target))])
+            tables.append(curve)
+        baselines = {name: result for name, result in results.items() if name in ROWS}
+        return Report(
+            self.title(),
+            [self.intro()],
+            tables,
+            goals + self.training_goals(baselines),
+            {"points": results, "config": self.config.model_dump(mode="json")},
+        )
+
+    def intro(self) -> str:
+        return (
+            f"Targets: {', '.join(label(d) for d in self.config.domains)}. Calibration priors: "
+            f"`{self.config.priors}`; replays: {json.dumps(self.config.calibration.model_dump())}."
+        )
+
+    def goals(self, results: Mapping[str, Mapping[str, Any]]) -> list[Goal]:
+        return []
+
+    def plots(self, report: Report, out: Path) -> None:
+        """No plots of its own: each calibration's folder holds its prior/posterior plots."""
