@@ -71,6 +71,7 @@ from dr_sim.calibration.simulator import Episode, ReplaySetup, ReplayWorker, seg
 from dr_sim.calibration.states import state_setter
 from dr_sim.config import ConfigSource, load_config
 from dr_sim.errors import ConfigError
+from dr_sim.extras import require
 from dr_sim.file_io import write_atomically
 from dr_sim.trajectories.envs import env_control_dt, make_randomized_env
 from dr_sim.trajectories.format import read_trajectories
@@ -360,6 +361,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dr-sim calibrate`` and print its summary."""
+    for module in ("cma", "matplotlib"):  # the estimators and the plots: named before any work
+        require(module, "dr-sim calibrate")
     result = calibrate(
         args.config,
         args.trajectories,

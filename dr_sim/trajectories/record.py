@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from dr_sim.arguments import non_negative_int, positive_int, run_command
-from dr_sim.config import ConfigSource, load_config
+from dr_sim.config import ConfigSource, load_config, shift_names, shift_path
 from dr_sim.errors import ConfigError
 from dr_sim.trajectories.envs import env_control_dt, make_randomized_env
 from dr_sim.trajectories.format import (
@@ -244,7 +244,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--randomization",
         required=True,
-        help="the target system's randomization: a preset, a YAML file or a shipped shift's file",
+        help=f"the target's randomization: a preset, a shipped shift ({', '.join(shift_names())}) or a YAML file",
     )
     parser.add_argument("-n", type=positive_int, required=True, help="number of episodes")
     parser.add_argument("--out", required=True, help="trajectory folder: new, empty, or this recording's to resume")
@@ -257,10 +257,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dr-sim record`` and print its summary."""
+    name = args.randomization
     summary = record(
         args.env,
         args.policy,
-        args.randomization,
+        shift_path(name) if name in shift_names() else name,
         args.n,
         args.out,
         seed=args.seed,
