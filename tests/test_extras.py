@@ -91,3 +91,18 @@ def test_the_shifts_ship_with_the_package_and_are_found_from_any_folder(
     with pytest.raises(ConfigError, match="Did you mean 'heavy'"):
         shift_path("heavvy")
     assert not os.listdir(tmp_path)
+
+
+def test_calibrate_names_its_extra_before_reading_anything(tmp_path: Path) -> None:
+    """Without cma, ``dr-sim calibrate`` says so in one line even before it looks at its arguments."""
+    code = (
+        "import sys; sys.modules['cma'] = None; from dr_sim.cli import main; "
+        "sys.exit(main(['calibrate', 'physics', 'no_such_folder', '--out', 'out']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "dr-sim: error: dr-sim calibrate needs cma: pip install 'dr-sim[calibrate]'"
+    )
+    assert not (tmp_path / "out").exists()

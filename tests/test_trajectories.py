@@ -162,3 +162,16 @@ def test_a_malformed_index_is_one_clear_error(tmp_path: Path, change: Any, match
 
 def test_a_folder_without_an_index_is_one_clear_error(tmp_path: Path) -> None:
     one_line_error(tmp_path, "no index.json")
+
+
+def test_record_takes_a_shipped_shift_by_name(tmp_path: Path) -> None:
+    """``--randomization sticky_laggy`` records under the shipped shift (its constants in the index)."""
+    from dr_sim.cli import main
+    from dr_sim.config import load_config, shift_path
+
+    out = tmp_path / "target"
+    args = ["record", "dr_sim/PuckPush-v0", "--policy", "scripted", "--randomization", "sticky_laggy"]
+    assert main([*args, "-n", "1", "--max-steps", "5", "--out", str(out), "--quiet"]) == 0
+    recorded = json.loads((out / "index.json").read_text())
+    expected = load_config(shift_path("sticky_laggy")).model_dump(mode="json", exclude_none=True)
+    assert json.dumps(expected, sort_keys=True) in json.dumps(recorded, sort_keys=True)
