@@ -16,6 +16,9 @@ A YAML file such as ``launch/configs/puckpush_sac.yaml``::
     vec_env: dummy                 # dummy (one process) | subproc (one worker process per env)
     normalize: false               # true, or {norm_obs, norm_reward, clip_obs, clip_reward, gamma}
     history: 0                     # k > 0 adds the last k observations and actions (dr_sim.policies.history)
+    observation_keys: null         # a Dict observation's entries the policy sees (e.g. [rgb, desired_goal]); null: all
+    augmentation: null             # {type: shift, pad: 4}: DrQ/RAD random shifts (px) of the image batches that
+                                   # SAC/TD3 learn from (dr_sim.policies.image_augmentation); null: none
     total_timesteps: 60000         # env steps, all envs together
     seed: 0                        # model, env resets (env i: seed + i), exploration
     threads: 1                     # torch CPU threads
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationError, model_serializer, model_validator
 
 from dr_sim.adr.config import AdrConfig
 from dr_sim.adr.ranges import check_randomization
@@ -59,6 +62,9 @@ ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
 ACTION_NOISES = ("normal", "ornstein_uhlenbeck")
 #: Constructor arguments that the training code sets itself.
 MANAGED = ("policy", "env", "seed", "verbose", "tensorboard_log", "device", "_init_setup_model", "replay_buffer_class")
+#: Keys left out of a dumped config while unset, so that the settings (and hashes) of runs made before
+#: these keys existed stay what they were.
+OMITTED_WHEN_UNSET = ("observation_keys", "augmentation")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -70,6 +76,13 @@ class NormalizeSpec(StrictModel):
     clip_obs: float = Field(default=10.0, gt=0)
     clip_reward: float = Field(default=10.0, gt=0)
     gamma: float | None = Field(default=None, gt=0, le=1)  # None: the algorithm's gamma (or 0.99)
+
+
+class AugmentationSpec(StrictModel):
+    """Image augmentation of the sampled training batches: a random shift of up to ``pad`` pixels."""
+
+    type: Literal["shift"] = "shift"
+    pad: int = Field(default=4, ge=1, le=32)  # px
 
 
 class RLConfig(StrictModel):
@@ -87,6 +100,8 @@ class RLConfig(StrictModel):
     vec_env: Literal["dummy", "subproc"] = "dummy"
     normalize: bool | NormalizeSpec = False
     history: int = Field(default=0, ge=0, le=64)
+    observation_keys: list[str] | None = Field(default=None, min_length=1)
+    augmentation: AugmentationSpec | None = None
     total_timesteps: int = Field(gt=0)
     seed: int = Field(default=0, ge=0)
     threads: int = Field(default=1, ge=1, le=256)
@@ -102,9 +117,19 @@ class RLConfig(StrictModel):
     def _check(self) -> RLConfig:
         if self.her and self.algo not in OFF_POLICY:
             raise ValueError(f"her: true needs an off-policy algo ({', '.join(OFF_POLICY)}), got {self.algo!r}")
+        if self.augmentation is not None and (self.algo not in OFF_POLICY or self.her):
+            raise ValueError(
+                f"augmentation needs an off-policy algo ({', '.join(OFF_POLICY)}) without her "
+                f"(it shifts the replay buffer's batches), got algo {self.algo!r}, her {self.her}"
+            )
         if "randomization" in self.env_kwargs:
             raise ValueError("env_kwargs.randomization: give the randomization as the top-level 'randomization' key")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        return {key: value for key, value in data.items() if key not in OMITTED_WHEN_UNSET or value is not None}
 
     @property
     def normalization(self) -> NormalizeSpec | None:

@@ -60,6 +60,7 @@ import yaml
 from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
 from dr_sim.adr import AdrConfig, AdrController, AutomaticRandomization, Ranges
@@ -68,11 +69,12 @@ from dr_sim.config import load_config
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.overrides import read_with_overrides
 from dr_sim.env_ids import check_env_id, gym_id
-from dr_sim.errors import ConfigError
+from dr_sim.errors import ConfigError, did_you_mean
 from dr_sim.memory import Estimate, check_memory, randomization_estimate
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.param_records import flatten_params
 from dr_sim.policies.history import History
+from dr_sim.policies.image_augmentation import shift_buffer_class
 from dr_sim.policies.rl_config import (
     OFF_POLICY,
     TRAIN,
@@ -129,10 +131,12 @@ def make_env(
     max_episode_steps: int | None = None,
     monitor: bool = True,
     adr: AdrConfig | None = None,
+    observation_keys: Sequence[str] | None = None,
 ) -> gym.Env[Any, Any]:
     """One env: dr_sim's tasks take ``randomization`` themselves, other envs get the ``DomainRandomization``
-    wrapper; with ``adr``, ``AutomaticRandomization`` lays ADR's ranges over ``randomization``; then the
-    ``History`` wrapper (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
+    wrapper; with ``adr``, ``AutomaticRandomization`` lays ADR's ranges over ``randomization``; then only
+    the ``observation_keys`` entries of a Dict observation (when given), the ``History`` wrapper
+    (``history`` > 0), the episode-parameter recorder and SB3's Monitor."""
     kwargs = dict(env_kwargs)
     if max_episode_steps is not None:
         kwargs["max_episode_steps"] = max_episode_steps
@@ -145,10 +149,29 @@ def make_env(
         made = DomainRandomization(made, initial)
     if adr is not None:
         made = AutomaticRandomization(made, adr, randomization)
+    if observation_keys is not None:
+        made = keep_entries(made, observation_keys, env)
     if history:
         made = History(made, history)
     made = EpisodeRandomization(made)
     return Monitor(made) if monitor else made
+
+
+def keep_entries(env: gym.Env[Any, Any], keys: Sequence[str], name: str) -> gym.Env[Any, Any]:
+    """``env`` observing only the ``keys`` entries of its Dict observation; one ``ConfigError`` naming a key
+    it lacks (or the env, when its observation is no Dict)."""
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Dict):
+        env.close()
+        raise ConfigError(f"observation_keys needs Dict observations; {name} observes {type(space).__name__}")
+    missing = [key for key in keys if key not in space.spaces]
+    if missing:
+        env.close()
+        raise ConfigError(
+            f"observation_keys: {name} has no entry {missing[0]!r}."
+            f"{did_you_mean(missing[0], list(space.spaces))} Entries: {', '.join(space.spaces)}"
+        )
+    return gym.wrappers.FilterObservation(env, list(keys))
 
 
 def env_factory(
@@ -164,6 +187,7 @@ def env_factory(
         config.max_episode_steps,
         monitor,
         adr,
+        config.observation_keys,
     )
 
 
@@ -193,11 +217,14 @@ def make_vec_env(config: RLConfig, n_envs: int | None = None, seed: int | None =
 
 # -- the model ----------------------------------------------------------------------------------------
 def policy_name(config: RLConfig, observation_space: gym.Space[Any]) -> str:
-    """SB3's policy name for the observation space (Dict: ``MultiInput...``) and algorithm (LSTM or not)."""
-    dict_obs = isinstance(observation_space, gym.spaces.Dict)
-    if config.algo == "recurrent_ppo":
-        return "MultiInputLstmPolicy" if dict_obs else "MlpLstmPolicy"
-    return "MultiInputPolicy" if dict_obs else "MlpPolicy"
+    """SB3's policy name for the observation space (Dict: ``MultiInput...``, whose image entries get SB3's
+    CNN; an image alone: ``Cnn...``; else ``Mlp...``) and algorithm (LSTM or not)."""
+    kind = "Mlp"
+    if isinstance(observation_space, gym.spaces.Dict):
+        kind = "MultiInput"
+    elif is_image_space(observation_space, check_channels=False):
+        kind = "Cnn"
+    return f"{kind}LstmPolicy" if config.algo == "recurrent_ppo" else f"{kind}Policy"
 
 
 def build_model(config: RLConfig, venv: Any, tensorboard: Path | None) -> Any:
@@ -209,6 +236,10 @@ def build_model(config: RLConfig, venv: Any, tensorboard: Path | None) -> Any:
         kwargs["replay_buffer_class"] = HerReplayBuffer
         # The dense reward of dr_sim's goal tasks reads the step's info (the pusher position, for example).
         kwargs["replay_buffer_kwargs"] = {"copy_info_dict": True, **kwargs.get("replay_buffer_kwargs", {})}
+    if config.augmentation is not None:
+        kwargs["replay_buffer_class"] = shift_buffer_class(venv.observation_space)
+        shift = {"pad": config.augmentation.pad, "seed": config.seed}
+        kwargs["replay_buffer_kwargs"] = {**kwargs.get("replay_buffer_kwargs", {}), **shift}
     try:
         return algo_class(config.algo)(
             policy_name(config, venv.observation_space),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -42,18 +43,60 @@ def test_image_rows_in_one_json_object() -> None:
 
 
 def test_reported_rows_have_no_verdict() -> None:
-    result = bench("--only", "egl", "vecenv", "--sizes", "32", "--blocks", "2", "--calls", "1", "--json")
+    result = bench("--only", "egl", "--sizes", "32", "--blocks", "2", "--calls", "1", "--json")
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout)["figures"]
-    vec = [figure for figure in figures if figure["family"] == "vecenv"]
-    assert [figure["name"] for figure in vec] == ["SubprocVecEnv steps/s, 1 worker", "SubprocVecEnv steps/s, 2 workers"]
-    for figure in figures:
+    for figure in json.loads(result.stdout)["figures"]:
         assert figure["goal"] is None
         assert figure["passed"] is None
         assert figure["value"] > 0
-    table = bench("--only", "vecenv", "--blocks", "2", "--calls", "1")
-    assert "reported" in table.stdout
-    assert "FAIL" not in table.stdout
+
+
+def test_vecenv_rows_give_n_workers_against_one_with_the_goal_and_the_extrapolation() -> None:
+    """``--only vecenv``: SubprocVecEnv's reported rows, then AsyncVectorEnv (shared memory) with 2 workers
+    against 1 judged against 0.9 N, and a text line that extrapolates the per-worker rate to 16 cores."""
+    result = bench("--only", "vecenv", "--workers", "2", "--blocks", "2", "--calls", "1", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    vec = [figure for figure in json.loads(result.stdout)["figures"] if figure["family"] == "vecenv"]
+    assert [figure["name"] for figure in vec] == [
+        "SubprocVecEnv steps/s, 1 worker",
+        "SubprocVecEnv steps/s, 2 workers",
+        "AsyncVectorEnv shared memory, 1 worker, 84 px full",
+        "AsyncVectorEnv shared memory, 2 workers / 1, 84 px full",
+    ]
+    assert all(figure["goal"] is None and figure["value"] > 0 for figure in vec[:3])
+    scaling = vec[3]
+    assert (scaling["goal"], scaling["higher"]) == (1.8, True)
+    assert isinstance(scaling["passed"], bool)
+    details = scaling["details"]
+    assert scaling["value"] == pytest.approx(details["steps_per_s_n"] / details["steps_per_s_1"])
+    assert details["per_worker_steps_per_s"] == pytest.approx(details["steps_per_s_n"] / 2)
+    table = bench("--only", "vecenv", "--workers", "2", "--blocks", "1", "--calls", "1", "--quiet")
+    assert "16 cores at that rate" in table.stdout
+    assert "(extrapolated, not measured)" in table.stdout
+
+
+def test_peers_are_skipped_with_one_line_each_where_missing() -> None:
+    """``--only peers``: panda-gym's row beside dr_sim's absolute steps/s; robosuite (not a dependency, and
+    missing in CI) is skipped with one line, and its rows are absent."""
+    result = bench("--only", "peers", "--blocks", "1", "--calls", "1", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    rows = {figure["details"]["peer"]: figure for figure in report["figures"] if figure["family"] == "peers"}
+    if importlib.util.find_spec("robosuite") is None:
+        assert "robosuite" not in rows
+        assert [line for line in report["skipped"] if "robosuite" in line] == [
+            "peers: robosuite is not installed (pip install 'mujoco<3.4' robosuite); its rows are skipped"
+        ]
+    if importlib.util.find_spec("panda_gym") is not None:
+        panda = rows["panda-gym"]
+        assert panda["goal"] is None
+        assert panda["details"]["ours_steps_per_s"] > 0
+        assert panda["details"]["peer_steps_per_s"] > 0
+    table = bench("--only", "peers", "--blocks", "1", "--calls", "1", "--quiet")
+    assert table.returncode == 0
+    assert "Traceback" not in table.stderr
+    if importlib.util.find_spec("robosuite") is None:
+        assert table.stdout.count("robosuite is not installed") == 1
 
 
 def test_unknown_family_is_one_line() -> None:

@@ -1,7 +1,7 @@
 """``dr-sim bench``: one table of ratios, each pair measured side by side in the same run.
 
 ``dr-sim bench [--json] [--only FAMILY ...] [--resets N] [--steps N] [--repeats N] [--task-steps N]
-[--sizes PX ...] [--blocks N] [--calls N] [--images N] [--pool-images N]`` runs these families
+[--sizes PX ...] [--blocks N] [--calls N] [--images N] [--pool-images N] [--workers N]`` runs these families
 (all by default; ``--json`` prints one object with every figure):
 
 - ``engine`` (``dr_sim.bench.engine``): a) memory growth over ``--resets`` ``full`` resets (goal
@@ -17,7 +17,13 @@
   the render alone >= 7x);
 - ``generator``, ``vecenv`` (``dr_sim.bench.scale``): generator images/s per worker against the render
   floor (goal >= 0.85), 2 workers against 1 (goal >= 1.8), ``SubprocVecEnv`` steps/s with 1 and 2
-  workers (reported).
+  workers (reported), and ``AsyncVectorEnv(shared_memory=True)`` with N workers against 1 for N = 2 ..
+  ``--workers`` (default: the available cores; goal >= 0.9 N) with what the per-worker rate gives on 16
+  cores (extrapolated);
+- ``peers`` (``dr_sim.bench.peers``): ``PandaPickAndPlace-v0`` with ``full`` and 84 px images against
+  panda-gym's own ``render()`` (absolute steps/s) and robosuite's Lift with its DR wrapper
+  (``randomize_color=False``) and an 84 px camera (steps/s goal >= 15x, DR resets/s goal >= 100x), each
+  where installed (a missing one: one line).
 
 Exit code 0 whether or not goals are met. With panda-gym missing, ``dr_sim/PandaReach-v0`` stands in
 for the engine figures and the panda figure is left out; without EGL the egl figures are.
@@ -34,14 +40,14 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from dr_sim.arguments import non_negative_int, positive_int, run_command
-from dr_sim.bench import detail, render, scale
+from dr_sim.bench import detail, peers, render, scale
 from dr_sim.bench.engine import bench_task_overhead, engine_figures, engine_notes, task_lines
 from dr_sim.bench.figures import Figure, format_table
 from dr_sim.env_ids import default_env_id
 from dr_sim.progress import Progress
 from dr_sim.registration import ENV_IDS, register_envs
 
-FAMILIES = ("engine", "tasks", "render", "detail", "egl", "panda", "generator", "vecenv")
+FAMILIES = ("engine", "tasks", "render", "detail", "egl", "panda", "generator", "vecenv", "peers")
 SIZES = (64, 84, 128, 256)
 MEMORY_GOAL_MB = 5.0  # the speed issue's goals, stricter than the engine's on the same measurements
 RESET_GOAL = 0.5
@@ -60,7 +66,8 @@ def _stricter(figures: list[Figure]) -> list[Figure]:
 
 
 def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the families in ``args.only``; returns ``{"env", "figures", "tasks", "passed", "seconds"}``."""
+    """Run the families in ``args.only``; returns ``{"env", "figures", "tasks", "skipped", "passed", "seconds"}``
+    (``skipped``: one line per peer suite that is not installed)."""
     start = time.perf_counter()
     register_envs()
     env_id = args.env or default_env_id()
@@ -68,10 +75,16 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     figures: list[Figure] = []
     engine: list[Figure] = []
     tasks: list[dict[str, Any]] = []
+    skipped: list[str] = []
 
     def measure_engine() -> None:
         engine.extend(engine_figures(env_id, args.resets, args.steps, args.repeats, args.seed))
         figures.extend(engine)
+
+    def measure_peers() -> None:
+        rows, missing = peers.peer_figures(args.blocks, args.calls * 4, args.seed)
+        figures.extend(rows)
+        skipped.extend(missing)
 
     def measure_tasks() -> None:
         if args.task_steps:
@@ -88,7 +101,11 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "stricter": lambda: figures.extend(_stricter(engine)),
         "generator": lambda: figures.extend(scale.generator_figures(args.images, args.pool_images)),
-        "vecenv": lambda: figures.extend(scale.vecenv_figures(args.blocks, args.calls * 4, args.seed)),
+        "vecenv": lambda: figures.extend(
+            scale.vecenv_figures(args.blocks, args.calls * 4, args.seed)
+            + scale.scaling_figures(args.workers or scale.available_cores(), args.blocks, args.calls * 4, args.seed)
+        ),
+        "peers": measure_peers,
         "tasks": measure_tasks,
     }
     chosen = [name for name in measures if name in only or (name == "stricter" and "engine" in only)]
@@ -102,6 +119,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         "env": env_id,
         "figures": [{**asdict(figure), "passed": figure.passed} for figure in figures],
         "tasks": tasks,
+        "skipped": skipped,
         "passed": all(judged),
         "seconds": time.perf_counter() - start,
     }
@@ -112,6 +130,8 @@ def format_result(result: dict[str, Any]) -> str:
     lines = format_table(result["figures"])
     lines += engine_notes({figure["name"]: figure for figure in result["figures"]})
     lines += detail.detail_lines(result["figures"])
+    lines += scale.scaling_lines(result["figures"])
+    lines += peers.peer_lines(result["figures"], result.get("skipped", []))
     lines += task_lines(result["tasks"])
     lines.append(f"env {result['env']}, {result['seconds']:.0f} s")
     return "\n".join(lines)
@@ -143,6 +163,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocks", type=positive_int, default=6, help="interleaved blocks per image pair (default 6)")
     parser.add_argument("--calls", type=positive_int, default=5, help="calls per side and block (default 5)")
     parser.add_argument("--images", type=positive_int, default=300, help="images per generator ratio (default 300)")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="largest N of the vecenv family's N workers / 1 (default: the cores this process may use)",
+    )
     parser.add_argument(
         "--pool-images",
         type=positive_int,

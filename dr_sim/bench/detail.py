@@ -22,7 +22,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from dr_sim.bench.figures import Figure, SideBySide, side_by_side
+from dr_sim.bench.figures import Figure, SideBySide, ratio_figure, side_by_side
 from dr_sim.bench.render import NO_STEP_RENDER, stepper, task_render
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.registration import ENV_IDS, register_envs
@@ -67,22 +67,9 @@ def _low_against_full(
 
 
 def _figure(name: str, timing: SideBySide, goal: float | None, unit: str, details: dict[str, Any]) -> Figure:
-    return Figure(
-        name=name,
-        value=timing.ratio,
-        unit="x",
-        goal=goal,
-        higher=True,
-        baseline=f"full {timing.baseline_s * 1e3:.1f} ms, low {timing.subject_s * 1e3:.1f} ms",
-        details={
-            **details,
-            f"low_{unit}_per_s": 1.0 / timing.subject_s,
-            f"full_{unit}_per_s": 1.0 / timing.baseline_s,
-            "blocks": timing.blocks,
-            "calls": timing.calls,
-        },
-        family="detail",
-    )
+    rates = {f"low_{unit}_per_s": 1.0 / timing.subject_s, f"full_{unit}_per_s": 1.0 / timing.baseline_s}
+    text = f"full {timing.baseline_s * 1e3:.1f} ms, low {timing.subject_s * 1e3:.1f} ms"
+    return ratio_figure(name, timing, goal, text, {**details, **rates}, "detail")
 
 
 def detail_figures(blocks: int, calls: int, seed: int) -> list[Figure]:

@@ -69,6 +69,23 @@ def side_by_side(subject: Callable[[], Any], baseline: Callable[[], Any], blocks
     )
 
 
+def ratio_figure(
+    name: str, timing: SideBySide, goal: float | None, baseline: str, details: dict[str, Any], family: str
+) -> Figure:
+    """A side-by-side speed ratio (baseline seconds / subject seconds, higher is better) as a figure;
+    ``baseline`` is the text of its baseline column, ``details`` gain the blocks and calls timed."""
+    return Figure(
+        name=name,
+        value=timing.ratio,
+        unit="x",
+        goal=goal,
+        higher=True,
+        baseline=baseline,
+        details={**details, "blocks": timing.blocks, "calls": timing.calls},
+        family=family,
+    )
+
+
 def format_table(figures: list[dict[str, Any]]) -> list[str]:
     """The figures (``asdict`` of ``Figure`` plus ``passed``) as the lines of one text table."""
     header = ("figure", "value", "goal", "baseline", "result")

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 import pybullet as p
 
-from dr_sim.bench.figures import Figure, SideBySide, side_by_side
+from dr_sim.bench.figures import Figure, SideBySide, ratio_figure, side_by_side
 from dr_sim.env_ids import make_env
 from dr_sim.native_output import quiet_native_stdout
 from dr_sim.registration import ENV_IDS, register_envs
@@ -206,16 +206,8 @@ def _ratio_figure(
     details: dict[str, Any],
     family: str,
 ) -> Figure:
-    """A side-by-side speed ratio (baseline seconds / subject seconds, higher is better) as a figure; its
-    baseline column names both sides (``sides``: baseline, subject) with their ms per call."""
+    """``ratio_figure`` whose baseline column names both sides (``sides``: baseline, subject) with their ms
+    per call."""
     baseline, subject = sides
-    return Figure(
-        name=name,
-        value=timing.ratio,
-        unit="x",
-        goal=goal,
-        higher=True,
-        baseline=f"{baseline} {timing.baseline_s * 1e3:.2f} ms, {subject} {timing.subject_s * 1e3:.2f} ms",
-        details=details,
-        family=family,
-    )
+    text = f"{baseline} {timing.baseline_s * 1e3:.2f} ms, {subject} {timing.subject_s * 1e3:.2f} ms"
+    return ratio_figure(name, timing, goal, text, details, family)

@@ -12,12 +12,20 @@ stable-baselines3's ``SubprocVecEnv`` with 1 and 2 workers.
   1: each worker count renders N and then 3N images, and the rate is 2N images over the difference of
   the two wall times, so that process start and env construction (the same in both runs) drop out;
   alternating rounds, medians (goal >= 1.8; needs 2 free cores).
-- ``--only vecenv``: steps/s of ``SubprocVecEnv`` over ``dr_sim/PandaReach-v0`` with ``full`` and 84 px
-  ``rgb`` observations, 1 worker and 2 workers side by side (alternating blocks; reported).
+- ``--only vecenv``: a) steps/s of ``SubprocVecEnv`` over ``dr_sim/PandaReach-v0`` with ``full`` and 84 px
+  ``rgb`` observations, 1 worker and 2 workers side by side (alternating blocks; reported). b) the
+  marginal throughput of Gymnasium's ``AsyncVectorEnv(shared_memory=True)`` over the same env (``full``,
+  84 px ``rgb``, the default render detail) with N workers against 1 worker, for N = 2 .. ``--workers``
+  (default: the cores this process may use): both vector envs are built, reset and warmed up outside
+  the clock, then stepped in interleaved blocks (``side_by_side``); the row's value is (N-worker
+  steps/s) / (1-worker steps/s), all workers together, against the goal 0.9 N. A line then says what
+  the best measured per-worker rate gives on 16 cores if it held (16 x per-worker steps/s: an
+  extrapolation, not a measurement). N above the free cores measures the machine's load, not dr_sim.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import tempfile
@@ -44,6 +52,9 @@ WARMUP = 10
 SHARD_SIZE = 64
 BASE = {"image_size": 64, "randomization": "visual", "seed": 0}
 VEC_ENV = "dr_sim/PandaReach-v0"
+VEC_SIZE = 84  # px
+SCALING_GOAL = 0.9  # N workers reach at least 0.9 N times one worker's steps/s
+EXTRAPOLATED_CORES = 16
 
 
 def _floor_render(source: Any) -> float:
@@ -204,4 +215,109 @@ def vecenv_figures(blocks: int, calls: int, seed: int) -> list[Figure]:
             details,
             "vecenv",
         ),
+    ]
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def make_image_env(env_id: str = VEC_ENV, size: int = VEC_SIZE, randomization: str = "full") -> gym.Env[Any, Any]:
+    """One image env of the vector-env figures (``rgb`` observations of ``size`` px); registers dr_sim's
+    tasks first, so that it also builds in a fresh worker process."""
+    register_envs()
+    with quiet_native_stdout():
+        return gym.make(env_id, randomization=randomization, obs_type="rgb", image_size=size)
+
+
+def _async_vector_env(workers: int) -> gym.vector.AsyncVectorEnv:
+    with quiet_native_stdout():
+        return gym.vector.AsyncVectorEnv([functools.partial(make_image_env)] * workers, shared_memory=True)
+
+
+def scaling_figures(max_workers: int, blocks: int, calls: int, seed: int) -> list[Figure]:
+    """Figure b: ``AsyncVectorEnv(shared_memory=True)`` steps/s with N workers over 1 worker, N = 2 ..
+    ``max_workers`` (see the module docstring); one row per N."""
+    one = _async_vector_env(1)
+    figures = []
+    try:
+        one_step = _vector_stepper(one, seed)
+        for workers in range(2, max_workers + 1):
+            many = _async_vector_env(workers)
+            try:
+                timing = side_by_side(_vector_stepper(many, seed), one_step, blocks, calls)
+            finally:
+                many.close()
+            rate_1, rate_n = 1 / timing.baseline_s, workers / timing.subject_s
+            figures.append(
+                Figure(
+                    name=f"AsyncVectorEnv shared memory, {workers} workers / 1, {VEC_SIZE} px full",
+                    value=rate_n / rate_1,
+                    unit="x",
+                    goal=SCALING_GOAL * workers,
+                    higher=True,
+                    baseline=f"1 worker {rate_1:.0f} steps/s, {workers} workers {rate_n:.0f}",
+                    details={
+                        "env": VEC_ENV,
+                        "workers": workers,
+                        "steps_per_s_1": rate_1,
+                        "steps_per_s_n": rate_n,
+                        "per_worker_steps_per_s": rate_n / workers,
+                        "cores": available_cores(),
+                        "load": os.getloadavg()[0],
+                        "blocks": blocks,
+                        "calls": calls,
+                    },
+                    family="vecenv",
+                )
+            )
+    finally:
+        one.close()
+    if figures:
+        rates = [figure.details["steps_per_s_1"] for figure in figures]
+        figures.insert(
+            0,
+            Figure(
+                name=f"AsyncVectorEnv shared memory, 1 worker, {VEC_SIZE} px full",
+                value=statistics.median(rates),
+                unit=" steps/s",
+                goal=None,
+                higher=True,
+                baseline=VEC_ENV,
+                details={"env": VEC_ENV, "workers": 1, "measured_against": [f.details["workers"] for f in figures]},
+                family="vecenv",
+            ),
+        )
+    return figures
+
+
+def _vector_stepper(vec: gym.vector.VectorEnv, seed: int, warmup: int = 3) -> Any:
+    """One step of all of ``vec``'s envs on seeded actions, after a seeded reset and ``warmup`` steps."""
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-1, 1, size=(16, *vec.action_space.shape)).astype(np.float32)
+    vec.reset(seed=seed)
+    calls = iter(range(10**12))
+
+    def step() -> None:
+        vec.step(actions[next(calls) % len(actions)])
+
+    for _ in range(warmup):
+        step()
+    return step
+
+
+def scaling_lines(figures: list[dict[str, Any]]) -> list[str]:
+    """What the measured per-worker rate of the AsyncVectorEnv rows gives on 16 cores, marked extrapolated."""
+    rows = [figure for figure in figures if "per_worker_steps_per_s" in figure.get("details", {})]
+    if not rows:
+        return []
+    best = max(rows, key=lambda row: row["details"]["per_worker_steps_per_s"])
+    per_worker, cores = best["details"]["per_worker_steps_per_s"], best["details"]["cores"]
+    return [
+        "",
+        f"AsyncVectorEnv, {VEC_SIZE} px full: {per_worker:.0f} steps/s per worker measured with "
+        f"{best['details']['workers']} workers on {cores} cores (load {best['details']['load']:.1f}); "
+        f"{EXTRAPOLATED_CORES} cores at that rate: {EXTRAPOLATED_CORES * per_worker:.0f} steps/s (extrapolated, "
+        f"not measured)",
     ]

@@ -13,9 +13,11 @@ from studies.adaptation.study import AdaptationStudy
 from studies.adr.study import AdrStudy
 from studies.calibration.study import CalibrationStudy
 from studies.harness import Study
+from studies.heldout.textures import write_textures
 from studies.modular.study import ModularStudy
 from studies.peng.study import PengStudy
 from studies.perception.study import PerceptionStudy
+from studies.pixel_policy.study import PixelPolicyStudy
 from studies.pose6d.study import Pose6dStudy
 from studies.sdr.study import SdrStudy
 from studies.unpaired.study import UnpairedStudy
@@ -30,6 +32,7 @@ STUDIES: dict[str, type[Study]] = {
     "pose6d": Pose6dStudy,
     "unpaired": UnpairedStudy,
     "calibration": CalibrationStudy,
+    "pixel_policy": PixelPolicyStudy,
 }
 POINTS = {
     "perception": {
@@ -71,6 +74,7 @@ POINTS = {
         "calibrated_history_harsh_heavy_weak",
         "calibrated_n30_sticky_laggy",
     },
+    "pixel_policy": {"a_visual_physics", "b_physics_only"},
 }
 
 
@@ -89,6 +93,8 @@ def test_each_study_has_its_folder_readme_and_config(
     assert (folder / "README.md").is_file()
     assert (folder / "__main__.py").is_file()
     monkeypatch.chdir(tmp_path)  # relative paths in the config start from its own folder
+    # the held-out look names its photographs' folder from the repository root, where studies run
+    write_textures(tmp_path / "runs" / "heldout_textures", size=16)
     study = load(STUDIES[name], folder / "config.yaml", tmp_path / "out")
     points = study.points()
     assert POINTS[name] <= set(points)
