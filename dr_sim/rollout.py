@@ -17,14 +17,14 @@ from dr_sim.wrapper import DomainRandomization
 
 
 def _first(params: dict, section: str, name: str, prefer: str = "link3") -> str:
-    """``target=value`` of the first sampled target of ``section.name``, preferring ``prefer`` targets."""
+    """``name target=value`` of the first sampled target of ``section.name``, preferring ``prefer`` targets."""
     values = params.get(section, {}).get(name, {})
     if not values:
         return "-"
     target = next((t for t in values if prefer in t), next(iter(values)))
     value = values[target]
     shown = f"{value:.3g}" if isinstance(value, float) else "[" + ", ".join(f"{v:.2f}" for v in value) + "]"
-    return f"{target}={shown}"
+    return f"{name} {target}={shown}"
 
 
 def run(env_id: str, randomization: str, episodes: int, steps: int, seed: int) -> None:
@@ -46,7 +46,7 @@ def run(env_id: str, randomization: str, episodes: int, steps: int, seed: int) -
         print(
             f"  episode {episode}: return {total:7.2f} | {rate:5.0f} steps/s | distractors {distractors:2d} | "
             f"{_first(params, 'physics', 'mass')} | {_first(params, 'physics', 'lateral_friction')} | "
-            f"light direction {_first(params, 'lighting', 'direction')}"
+            f"light {_first(params, 'lighting', 'direction')}"
         )
     env.close()
 
