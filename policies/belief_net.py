@@ -107,6 +107,13 @@ def gaussian_targets(
     return torch.nan_to_num(gy.unsqueeze(-1) * gx.unsqueeze(-2), nan=0.0)
 
 
+def belief_loss(maps: torch.Tensor, target: torch.Tensor, positive_weight: float) -> torch.Tensor:
+    """Mean squared error of belief maps, each cell's squared error weighted by ``1 + positive_weight x
+    target``: a keypoint's Gaussian covers a few cells of each map, so a plain mean squared error is
+    smallest for maps of zeros, from which no peak can be read."""
+    return ((maps - target) ** 2 * (1.0 + positive_weight * target)).mean()
+
+
 @torch.no_grad()
 def predict_beliefs(net: BeliefNet, images: torch.Tensor, batch_size: int = 128) -> np.ndarray:
     """Belief maps (N, 9, h, w) float32 of (N, 3, H, W) images, in eval mode, in batches."""

@@ -18,6 +18,8 @@ A YAML config of ``kind: belief``::
     lr: 0.002                      # Adam, peak of a one-cycle schedule
     weight_decay: 0.0
     sigma: 1.0                     # target Gaussians' std, belief-map cells (4 px)
+    positive_weight: 100.0         # squared errors weigh 1 + this x target: the peaks are a few cells of
+                                   # each map, and a plain MSE is won by maps of zeros
     val_fraction: 0.05
     min_peak: 0.1                  # keypoints whose peak is lower are left out of PnP
     calibration_error: {translation_m: 0.005, rotation_deg: 0.5}
@@ -73,6 +75,7 @@ from dr_sim.policies.belief_net import (
     STRIDE,
     BeliefNet,
     BeliefNetConfig,
+    belief_loss,
     gaussian_targets,
     load_belief_checkpoint,
     predict_beliefs,
@@ -116,6 +119,7 @@ class BeliefTrainConfig(StrictModel):
     lr: float = Field(default=2e-3, gt=0, le=1)
     weight_decay: float = Field(default=0.0, ge=0)
     sigma: float = Field(default=1.0, gt=0, le=16)
+    positive_weight: float = Field(default=100.0, ge=0)
     val_fraction: float = Field(default=0.05, ge=0, lt=1)
     min_peak: float = Field(default=0.1, ge=0)
     calibration_error: CalibrationErrorSpec = Field(default_factory=CalibrationErrorSpec)
@@ -250,7 +254,7 @@ def fit(
             index = order[step * batch : (step + 1) * batch]
             maps = net(data.images[index])
             target = gaussian_targets(keypoints[index], (maps.shape[-2], maps.shape[-1]), STRIDE, config.sigma)
-            loss = torch.nn.functional.mse_loss(maps, target)
+            loss = belief_loss(maps, target, config.positive_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
