@@ -116,3 +116,13 @@ def test_calibration_error_has_the_asked_size_and_follows_the_seed() -> None:
     assert rotation_error_deg(larger, np.eye(4)) == pytest.approx(2.0, abs=1e-9)
     with pytest.raises(ValueError, match="calibration error"):
         CalibrationError(-1.0, 0.5)
+
+
+def test_a_degenerate_view_is_a_failed_estimate_not_an_error() -> None:
+    """Keypoints all in one spot (a network that found nothing) leave PnP without a pose: the estimate says
+    it failed, and scoring goes on (OpenCV's SQPnP raises on such points)."""
+    points = np.random.default_rng(0).uniform(-0.03, 0.03, (9, 3))
+    k = np.array([[80.0, 0.0, 32.0], [0.0, 80.0, 32.0], [0.0, 0.0, 1.0]])
+    for ransac in (True, False):
+        estimate = solve_pnp(points, np.full((9, 2), 20.0), k, np.ones(9), 0.1, ransac=ransac)
+        assert not estimate.ok

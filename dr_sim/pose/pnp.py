@@ -85,6 +85,22 @@ def solve_pnp(
     if used.sum() < MIN_POINTS:
         return _failed(len(points))
     object_points, image_points = points[used], keypoints[used]
+    try:
+        return _solve(points, used, object_points, image_points, k, ransac, threshold_px)
+    except cv2.error:  # a degenerate view (keypoints in one spot, or on a line): no pose to read from it
+        return _failed(len(points))
+
+
+def _solve(
+    points: np.ndarray,
+    used: np.ndarray,
+    object_points: np.ndarray,
+    image_points: np.ndarray,
+    k: np.ndarray,
+    ransac: bool,
+    threshold_px: float,
+) -> PoseEstimate:
+    """``solve_pnp`` on the keypoints kept (``used`` of ``points``); OpenCV's errors pass through."""
     if ransac and used.sum() > MIN_POINTS:
         found, rvec, tvec, inlier_rows = cv2.solvePnPRansac(
             object_points,
