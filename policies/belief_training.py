@@ -83,7 +83,7 @@ from dr_sim.policies.belief_net import (
 )
 from dr_sim.policies.pose_training import DataSpec, ensure_data, named_data_sets
 from dr_sim.policies.pose_training import add_evaluate_arguments as add_pose_evaluate_arguments
-from dr_sim.pose.calibration_error import CalibrationError, draw_calibration_error, perturb_pose
+from dr_sim.pose.calibration_error import CalibrationErrorSpec, draw_calibration_error, perturb_pose
 from dr_sim.pose.keypoints import canonical_keypoints, label_keypoints, label_model_points
 from dr_sim.pose.metrics import pose_metrics, summarize
 from dr_sim.pose.pipeline import estimate_pose
@@ -95,13 +95,6 @@ MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
 BOX_FACE_STEPS = 8  # points per box edge of the model points of an object without a mesh
 Log = Callable[[str], None]
-
-
-class CalibrationErrorSpec(StrictModel):
-    """The size of the calibration error (``dr_sim.pose.calibration_error``): m and degrees."""
-
-    translation_m: float = Field(default=0.005, ge=0, le=1)
-    rotation_deg: float = Field(default=0.5, ge=0, le=90)
 
 
 class BeliefTrainConfig(StrictModel):
@@ -348,7 +341,7 @@ def score_data(net: BeliefNet, config: BeliefTrainConfig, root: str | Path, seed
     points = object_model_points(root, data.model_points, config.object)
     rows = np.flatnonzero(data.visible)
     beliefs = predict_beliefs(net, data.images[torch.from_numpy(rows)]) if rows.size else np.zeros((0, 9, 1, 1))
-    size = CalibrationError(config.calibration_error.translation_m, config.calibration_error.rotation_deg)
+    size = config.calibration_error.size()
     error = draw_calibration_error(np.random.default_rng([config.calibration_seed, len(data)]), size)
     result: dict[str, Any] = {
         "images": len(data),

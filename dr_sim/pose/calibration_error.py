@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from pydantic import Field
+
+from dr_sim.config.params import StrictModel
 
 DEFAULT_TRANSLATION_M = 0.005
 DEFAULT_ROTATION_DEG = 0.5
@@ -32,6 +35,18 @@ class CalibrationError:
                 f"a calibration error needs translation_m >= 0 and rotation_deg >= 0, got "
                 f"{self.translation_m!r} m and {self.rotation_deg!r} deg"
             )
+
+
+class CalibrationErrorSpec(StrictModel):
+    """A config's calibration error size, checked: ``translation_m`` (m, at most 1) and ``rotation_deg``
+    (degrees, at most 90)."""
+
+    translation_m: float = Field(default=DEFAULT_TRANSLATION_M, ge=0, le=1)
+    rotation_deg: float = Field(default=DEFAULT_ROTATION_DEG, ge=0, le=90)
+
+    def size(self) -> CalibrationError:
+        """The size as ``draw_calibration_error`` takes it."""
+        return CalibrationError(self.translation_m, self.rotation_deg)
 
 
 def _direction(rng: np.random.Generator) -> np.ndarray:

@@ -39,6 +39,7 @@ from pydantic import Field, field_validator, model_validator
 from dr_sim.config.overlay import overlay
 from dr_sim.config.params import StrictModel
 from dr_sim.policies.pose_sweep import generator_dict, render_set, train_cached
+from dr_sim.pose.calibration_error import CalibrationErrorSpec
 from studies.harness import Goal, Point, Report, Study, Table, cm_cell, goal_at_least, goal_at_most
 from studies.harness.report import pyplot
 from studies.heldout.textures import write_textures
@@ -58,13 +59,6 @@ def _no_study_keys(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-class CalibrationSize(StrictModel):
-    """The calibration error's size: metres and degrees."""
-
-    translation_m: float = Field(default=0.005, ge=0, le=1)
-    rotation_deg: float = Field(default=0.5, ge=0, le=90)
-
-
 class ScoredSet(StrictModel):
     """A scored set: a generator config (YAML, relative to the study's config), its image count, an
     overlay on its randomization, and (6-DoF) its seed and named-mesh distractors."""
@@ -76,8 +70,8 @@ class ScoredSet(StrictModel):
     randomization: dict[str, Any] = Field(default_factory=dict)
 
 
-class LocalizePart(StrictModel):
-    """The red cube through the centroid's ray."""
+class TrainedPart(StrictModel):
+    """A part with its own network: training images, ``kind: belief`` keys, and its held-out set."""
 
     images: int = Field(gt=1)
     training: dict[str, Any] = Field(default_factory=dict)
@@ -87,6 +81,10 @@ class LocalizePart(StrictModel):
     @classmethod
     def _training(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _no_study_keys(value)
+
+
+class LocalizePart(TrainedPart):
+    """The red cube through the centroid's ray."""
 
 
 class Regression(StrictModel):
@@ -105,21 +103,13 @@ class ObjectSpec(StrictModel):
     symmetry_axis: str | None = None
 
 
-class PosePart(StrictModel):
+class PosePart(TrainedPart):
     """How every 6-DoF network is trained and scored."""
 
-    images: int = Field(gt=1)
     generator: dict[str, Any] = Field(default_factory=dict)
     distractor_meshes: list[str] = Field(default_factory=list)
     distractor_mesh_count: int = Field(default=3, ge=0)
     randomization: dict[str, Any] = Field(default_factory=dict)
-    training: dict[str, Any] = Field(default_factory=dict)
-    heldout: ScoredSet
-
-    @field_validator("training")
-    @classmethod
-    def _training(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return _no_study_keys(value)
 
 
 class FewShot(StrictModel):
@@ -145,7 +135,7 @@ class StudyConfig(StrictModel):
 
     perception: str = "../perception/config.yaml"
     workers: int = Field(default=1, ge=1, le=64)
-    calibration_error: CalibrationSize = Field(default_factory=CalibrationSize)
+    calibration_error: CalibrationErrorSpec = Field(default_factory=CalibrationErrorSpec)
     localize: LocalizePart
     regression: Regression = Field(default_factory=Regression)
     objects: dict[str, ObjectSpec] = Field(min_length=1)
