@@ -36,7 +36,7 @@ EXTRAS: dict[str, Extra] = {
     "matplotlib": Extra("matplotlib", "train"),
     "skimage": Extra("scikit-image", "train"),
     "ray": Extra("ray", "ray"),
-    "pycocotools": Extra("pycocotools", "dev"),
+    "pycocotools": Extra("pycocotools", "train"),
     "cma": Extra("cma", "calibrate"),
 }
 
