@@ -12,6 +12,7 @@ _TASKS = {
     "dr_sim/PuckPush-v0": ("dr_sim.envs.puck_push:PuckPushEnv", 100),
     "dr_sim/PandaPickAndPlace-v0": ("dr_sim.envs.pick_and_place:PandaPickAndPlaceEnv", 100),
     "dr_sim/Localize-v0": ("dr_sim.envs.localize:LocalizeEnv", 1),
+    "dr_sim/Detect-v0": ("dr_sim.envs.detect:DetectEnv", 1),
 }
 ENV_IDS = tuple(_TASKS)
 

@@ -148,7 +148,11 @@ class LocalizeEnv(TabletopEnv):
             self.sim_bodies["object"] = add_named_mesh(
                 client, self.target_mesh, TARGET_MASS, OBJECT_COLOR, [0.0, 0.0, self.target_height]
             )
-        for i, mesh in enumerate(self.distractor_meshes):  # static bodies: placed, never simulated
+        self._build_mesh_distractors(client)
+
+    def _build_mesh_distractors(self, client: BulletClient) -> None:
+        """The named-mesh distractors: static bodies (placed, never simulated), parked until shown."""
+        for i, mesh in enumerate(self.distractor_meshes):
             body = add_named_mesh(client, mesh, 0.0, DISTRACTOR_COLOR, _parking(i))
             self.sim_bodies[f"mesh_distractor{i}"] = body
             self._mesh_distractor_bodies.append(body)

@@ -15,14 +15,18 @@ from dr_sim.statistics import Success
 
 EPISODES = 100
 GOAL = 0.9
-GOAL_TASKS = [env_id for env_id in dr_sim.ENV_IDS if env_id != "dr_sim/Localize-v0"]
+#: Scenes made for perception data, whose one step only scores a guess: Detect's is a count per class,
+#: which no controller reading its observation (an image and the camera's calibration) could script.
+DATA_SCENES = {"dr_sim/Detect-v0"}
+CONTROLLED = [env_id for env_id in dr_sim.ENV_IDS if env_id not in DATA_SCENES]
+GOAL_TASKS = [env_id for env_id in CONTROLLED if env_id != "dr_sim/Localize-v0"]
 
 
-def test_every_registered_task_has_a_controller() -> None:
-    assert set(CONTROLLERS) == set(dr_sim.ENV_IDS)
+def test_every_registered_task_but_the_data_scenes_has_a_controller() -> None:
+    assert set(CONTROLLERS) == set(CONTROLLED)
 
 
-@pytest.mark.parametrize("env_id", dr_sim.ENV_IDS)
+@pytest.mark.parametrize("env_id", CONTROLLED)
 def test_scripted_controller_succeeds_in_the_nominal_scene(env_id: str) -> None:
     result = success_rate(env_id, EPISODES, seed=1000)
     assert result.rate >= GOAL, f"{env_id}: {result}"

@@ -34,7 +34,7 @@ from dr_sim.scene import egl
 from dr_sim.wrapper import DomainRandomization
 
 FLOOR_GOAL = 0.95
-NO_STEP_RENDER = ("dr_sim/Localize-v0",)  # tasks whose step renders no image
+NO_STEP_RENDER = ("dr_sim/Localize-v0", "dr_sim/Detect-v0")  # tasks whose step renders no image
 PANDA_GOAL = 1.0
 PANDA_SIZE = 84
 

@@ -406,12 +406,35 @@ MIN_DISTRACTOR_SIZE = 1e-3  # m: the smallest body the distractor bank builds
 _DRAWN_AS_VALUES = "distractor sizes and colors are drawn as values, with no nominal to combine with"
 
 
+class FlyingDistractors(FiniteModel):
+    """Distractors that float in front of the camera instead of resting on a surface (Tremblay et al.
+    2018): each shown distractor flies with ``probability``, its origin at a depth drawn uniformly in
+    ``depth`` (m, ``[near, far]`` along the viewing axis of the scene's ``main`` camera in its nominal
+    pose), at a uniform point of that camera's image (so inside its view frustum), at a uniformly random
+    3-D orientation; it never collides. Give ``near`` beyond the camera's near plane plus half the largest
+    distractor, or the renderer clips it."""
+
+    probability: float = Field(ge=0, le=1)
+    depth: list[float] = Field(min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _check(self) -> FlyingDistractors:
+        near, far = self.depth
+        if not 0 < near <= far:
+            raise ValueError(
+                f"depth must be [near, far] in metres along the camera's viewing axis with 0 < near <= far, "
+                f"got {self.depth}"
+            )
+        return self
+
+
 class DistractorConfig(FiniteModel):
     """Up to ``max_count`` distractors drawn from a bank built once (never reloaded).
 
     ``count`` is rounded to an integer in [0, max_count]. Sizes (m) are drawn from ``size`` when
     the bank is built; positions (m) uniformly in the ``region`` box on ``height``. With ``textures``
-    a distractor is textured with probability ``textured_probability``.
+    a distractor is textured with probability ``textured_probability``. With ``flying`` some float in
+    front of the camera instead (``FlyingDistractors``); ``colliding_probability`` applies to the others.
     """
 
     max_count: int = Field(default=10, ge=0, le=64)
@@ -451,6 +474,7 @@ class DistractorConfig(FiniteModel):
     textures: TextureConfig | None = None
     textured_probability: float = Field(default=0.5, ge=0, le=1)
     bank_seed: int = Field(default=0, ge=0)
+    flying: FlyingDistractors | None = None
 
     @field_validator("count")
     @classmethod

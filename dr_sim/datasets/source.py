@@ -113,11 +113,12 @@ class ImageSource:
         assert frame.depth is not None
         camera = FrozenCamera(self.session.camera)
         client = camera.client_id
-        shown = [
-            (f"distractor{k}", body)
-            for k, body in enumerate(self._distractors())
-            if p.getBasePositionAndOrientation(body, physicsClientId=client)[0][2] > PARK_HEIGHT / 2
-        ]
+
+        def parked(body: int) -> bool:
+            """Whether ``body`` waits out of view (a scene's object or a distractor not shown this image)."""
+            return p.getBasePositionAndOrientation(body, physicsClientId=client)[0][2] < PARK_HEIGHT / 2
+
+        shown = [(f"distractor{k}", body) for k, body in enumerate(self._distractors()) if not parked(body)]
         entries = [(name, body, TARGET) for name, body in self.objects] + [(n, b, DISTRACTOR) for n, b in shown]
         if len(entries) > 255:
             raise DrSimError(f"image {index} has {len(entries)} objects; instance maps hold at most 255")
@@ -127,7 +128,9 @@ class ImageSource:
         for name, body, category in entries:
             corners = self._corners[body]
             unoccluded = None
-            if category in visibility:
+            if category in visibility and parked(body):
+                unoccluded = 0  # out of view: no silhouette to render
+            elif category in visibility:
                 occluders = [other for other in movable if other != body]
                 unoccluded = silhouette_pixels(camera, frame.body, body, corners, occluders)
             label = object_label(camera, frame, name, body, category, corners, unoccluded).to_dict()

@@ -9,10 +9,22 @@ Unused items are parked far below the scene; nothing is deleted or reloaded. The
 maximal-coordinate rigid bodies, which PyBullet's ``saveState``/``restoreState`` leave out: an env that saved
 its world before dr_sim bound it (the locomotion envs restore that state on every reset) still restores
 it, and the restore leaves the bank where it was.
+
+With ``flying``, each shown item floats in front of the scene's ``main`` camera instead, with that
+section's probability (Tremblay et al. 2018): its origin at a drawn depth (m, along the viewing axis)
+behind a drawn point of the image, at a uniformly random orientation, never colliding. The camera is
+taken in its nominal pose, so that applying an episode's parameters places the items the same way
+whatever pose the camera randomization gave the camera since (a replay, a canonical re-render).
+
+An item's parameters (``items``): ``bank`` (its index in the bank), ``colliding``, ``color`` and
+``texture`` (when drawn), and either ``xy`` (m) and ``yaw`` (rad) of a resting item, or ``flying``:
+``{"depth": m, "image": [x, y] as fractions of the image's width and height from its top-left
+corner, "orientation": an xyzw quaternion in the world frame}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +33,17 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from dr_sim.config.schema import DistractorConfig
+from dr_sim.config.schema import DistractorConfig, FlyingDistractors
+from dr_sim.errors import ConfigError
 from dr_sim.randomizers.base import Params, Randomizer, Term
 from dr_sim.randomizers.textures import TexturePool
+from dr_sim.scene.camera import Camera
 from dr_sim.scene.scene import Scene
 
 PRIMITIVES = ("box", "sphere", "cylinder", "capsule")
 _PARK_DEPTH = -50.0  # m
 _DEFAULT_SIZE = 0.06  # m, when the config draws no size
+FLYING_CAMERA = "main"  # the scene camera that flying distractors float in front of
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,11 @@ class DistractorRandomizer(Randomizer):
             self.bank = self._build_bank(scene.client_id)
             scene.hide_bodies({item.body for item in self.bank})
         self.pool = TexturePool.shared(scene.client_id, self.config.textures) if self.config.textures else None
+        if self.config.flying is not None and FLYING_CAMERA not in scene.cameras:
+            raise ConfigError(
+                f"distractors.flying: flying distractors float in front of the scene's {FLYING_CAMERA!r} camera, "
+                f"and this scene has none (cameras: {', '.join(scene.cameras) or 'none'}); remove 'flying'"
+            )
         self.terms = []
         if self.config.count is not None:
             self.terms.append(Term("count", self.config.count, {"distractors": np.array(0.0)}))
@@ -94,16 +114,19 @@ class DistractorRandomizer(Randomizer):
         params = super().sample(rng)
         count = params.get("count", {}).get("distractors", 0.0)
         count = int(np.clip(round(count), 0, self.config.max_count))
-        chosen = rng.choice(len(self.bank), size=count, replace=False) if count else []
+        chosen: Sequence[int] = rng.choice(len(self.bank), size=count, replace=False).tolist() if count else []
         low, high = np.asarray(self.config.region_low), np.asarray(self.config.region_high)
         items = []
+        flying = self.config.flying
         for index in chosen:
-            item: dict[str, Any] = {
-                "bank": int(index),
-                "xy": (low + (high - low) * rng.random(2)).tolist(),
-                "yaw": float(rng.uniform(-np.pi, np.pi)),
-                "colliding": bool(rng.random() < self.config.colliding_probability),
-            }
+            item: dict[str, Any] = {"bank": int(index)}
+            if flying is not None and rng.random() < flying.probability:
+                item["flying"] = _draw_flight(rng, flying)
+                item["colliding"] = False
+            else:
+                item["xy"] = (low + (high - low) * rng.random(2)).tolist()
+                item["yaw"] = float(rng.uniform(-np.pi, np.pi))
+                item["colliding"] = bool(rng.random() < self.config.colliding_probability)
             if self.config.color is not None:
                 item["color"] = np.clip(self.config.color.distribution.sample_array(rng), 0, 1).tolist()
             if self.pool is not None and rng.random() < self.config.textured_probability:
@@ -122,9 +145,12 @@ class DistractorRandomizer(Randomizer):
                 _park(cid, bank_item.body, index)
         for item in params["items"]:
             bank_item = self.bank[item["bank"]]
-            x, y = item["xy"]
-            orientation = p.getQuaternionFromEuler([0.0, 0.0, item["yaw"]])
-            position = [x, y, self.config.height + bank_item.rest_height]
+            if "flying" in item:
+                position, orientation = flight_pose(scene.cameras[FLYING_CAMERA], item["flying"])
+            else:
+                x, y = item["xy"]
+                orientation = p.getQuaternionFromEuler([0.0, 0.0, item["yaw"]])
+                position = [x, y, self.config.height + bank_item.rest_height]
             p.resetBasePositionAndOrientation(bank_item.body, position, orientation, physicsClientId=cid)
             enabled = 1 if item["colliding"] else 0
             p.setCollisionFilterGroupMask(bank_item.body, -1, enabled, enabled, physicsClientId=cid)
@@ -140,6 +166,36 @@ class DistractorRandomizer(Randomizer):
         """Park every bank item: the env's own reset never meets last episode's distractors."""
         for index, bank_item in enumerate(self.bank):
             _park(scene.client_id, bank_item.body, index)
+
+
+def _draw_flight(rng: np.random.Generator, flying: FlyingDistractors) -> dict[str, Any]:
+    """A flying item's placement: depth (m), point of the image (fractions of width and height) and a
+    uniformly random orientation (xyzw; Shoemake's method)."""
+    near, far = flying.depth
+    depth = float(rng.uniform(near, far))
+    image = rng.random(2).tolist()
+    u1, u2, u3 = rng.random(3)
+    a, b = np.sqrt(1.0 - u1), np.sqrt(u1)
+    orientation = [
+        a * np.sin(2 * np.pi * u2),
+        a * np.cos(2 * np.pi * u2),
+        b * np.sin(2 * np.pi * u3),
+        b * np.cos(2 * np.pi * u3),
+    ]
+    return {"depth": depth, "image": image, "orientation": [float(v) for v in orientation]}
+
+
+def flight_pose(camera: Camera, flight: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """World position (m) and orientation (xyzw) of a flying item: ``flight["depth"]`` m along the viewing
+    axis of ``camera`` in its nominal pose, behind the point ``flight["image"]`` (fractions of the image's
+    width and height) of its nominal image."""
+    nominal = Camera(camera.client_id, camera.width, camera.height, camera.nominal)
+    x, y = flight["image"]
+    pixel = np.array([x * camera.width, y * camera.height, 1.0])
+    in_camera = np.linalg.solve(nominal.intrinsics(), pixel) * flight["depth"]
+    pose = nominal.pose()
+    position = pose[:3, :3] @ in_camera + pose[:3, 3]
+    return position.tolist(), list(flight["orientation"])
 
 
 def _park(client_id: int, body: int, index: int) -> None:
