@@ -2,16 +2,19 @@
 
 A training config (YAML) names its ``kind``: ``pose`` (the perception network that regresses a target's
 (x, y), ``dr_sim.policies.pose_training``), ``belief`` (keypoint belief maps, then PnP through the
-calibrated camera: 6-DoF pose, ``dr_sim.policies.belief_training``) or ``rl`` (a stable-baselines3
-policy, ``dr_sim.policies.rl_training``). ``dr-sim evaluate RUN ...`` reads the kind from the run folder
-(``config.yaml`` of an RL or belief run, ``model.pt`` of a pose run) and parses the rest of the command
-line with that kind's options:
+calibrated camera: 6-DoF pose, ``dr_sim.policies.belief_training``), ``detect`` (a CenterNet object
+detector, ``dr_sim.policies.detector_training``) or ``rl`` (a stable-baselines3 policy,
+``dr_sim.policies.rl_training``). ``dr-sim evaluate RUN ...`` reads the kind from the run folder
+(``config.yaml`` of an RL, belief or detect run, ``model.pt`` of a pose run) and parses the rest of the
+command line with that kind's options:
 
 - ``rl``: ``--domains nominal train <shift or YAML> ...``, ``-n``, ``--json``, ``--audit``, ``--workers``,
   ``--backend local|ray`` and ``--address auto|HOST:PORT`` (``dr_sim.backends``);
 - ``pose``: ``--data [NAME=]DIR`` (repeatable), ``--json``;
 - ``belief``: ``--data [NAME=]DIR`` (repeatable), ``--json``: translation and rotation error, ADD / ADD-S
-  accuracy and ADD AUC with bootstrap intervals, with the true and with a miscalibrated camera pose.
+  accuracy and ADD AUC with bootstrap intervals, with the true and with a miscalibrated camera pose;
+- ``detect``: ``--data [NAME=]DIR`` (repeatable), ``--json``, ``--sheet PATH``: COCO AP, AP50, AP75 and
+  AP by size with bootstrap intervals over images, and a sheet of detections.
 """
 
 from __future__ import annotations
@@ -34,15 +37,22 @@ TRAINERS = {
     "pose": "dr_sim.policies.pose_training",
     "belief": "dr_sim.policies.belief_training",
     "rl": "dr_sim.policies.rl_training",
+    "detect": "dr_sim.policies.detector_training",
 }
 EVALUATORS = {
     "pose": "dr_sim.policies.pose_training",
     "belief": "dr_sim.policies.belief_training",
     "rl": "dr_sim.policies.rl_evaluation",
+    "detect": "dr_sim.policies.detector_training",
 }
 #: The heavy optional dependencies each kind imports (``dr_sim.extras``), checked first for a one-line error.
-NEEDS = {"pose": ("torch",), "belief": ("torch",), "rl": ("torch", "stable_baselines3")}
-RUN_CONFIG = "config.yaml"  # an RL or belief run's resolved config
+NEEDS = {
+    "pose": ("torch",),
+    "belief": ("torch",),
+    "rl": ("torch", "stable_baselines3"),
+    "detect": ("torch", "tensorboard", "pycocotools"),
+}
+RUN_CONFIG = "config.yaml"  # an RL, belief or detect run's resolved config
 POSE_MODEL = "model.pt"  # a pose run's model
 
 
@@ -70,7 +80,7 @@ def run_kind(run: Path) -> str:
     if (run / POSE_MODEL).is_file():
         return "pose"
     raise ConfigError(
-        f"{str(run)!r} is not a run of 'dr-sim train': it holds neither {RUN_CONFIG} (an RL or belief run) nor "
+        f"{str(run)!r} is not a run of 'dr-sim train': it holds neither {RUN_CONFIG} (an RL, belief or detect run) nor "
         f"{POSE_MODEL} (a pose run)"
     )
 
@@ -78,7 +88,7 @@ def run_kind(run: Path) -> str:
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """``dr-sim train``'s arguments (the same for every kind)."""
     parser.add_argument(
-        "config", metavar="CONFIG", help="training config, a YAML file with 'kind: rl', 'kind: pose' or 'kind: belief'"
+        "config", metavar="CONFIG", help="training config, a YAML file with 'kind:' rl, pose, belief or detect"
     )
     parser.add_argument("--out", default=None, help="run folder (default: the config's 'out')")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")

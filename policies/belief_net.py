@@ -54,7 +54,7 @@ def belief_net_config(data: Any, origin: str = "model") -> BeliefNetConfig:
     return validated(BeliefNetConfig, {} if data is None else data, origin)
 
 
-def _block(inputs: int, outputs: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+def conv_block(inputs: int, outputs: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
     padding = dilation * (kernel // 2)
     return nn.Sequential(
         nn.Conv2d(inputs, outputs, kernel, stride, padding, dilation=dilation, bias=False),
@@ -70,12 +70,12 @@ class BeliefNet(nn.Module):
         super().__init__()
         self.config = config or BeliefNetConfig()
         first, width = self.config.stem
-        self.stem = nn.Sequential(_block(3 + 2, first, 5, 2), _block(first, width, 3, 2))
+        self.stem = nn.Sequential(conv_block(3 + 2, first, 5, 2), conv_block(first, width, 3, 2))
         dilations, dilation = [], 1
         for _ in range(self.config.context):
             dilations.append(dilation)
             dilation = 1 if dilation * 2 > self.config.max_dilation else dilation * 2
-        self.context = nn.ModuleList([_block(width, width, 3, dilation=d) for d in dilations])
+        self.context = nn.ModuleList([conv_block(width, width, 3, dilation=d) for d in dilations])
         self.head = nn.Conv2d(width, KEYPOINTS, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -65,8 +64,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from dr_sim.config.loader import read_yaml_mapping, validated
-from dr_sim.config.overrides import read_with_overrides
+from dr_sim.config.loader import load_model
 from dr_sim.config.params import StrictModel
 from dr_sim.datasets.torch_dataset import ShardDataset
 from dr_sim.envs.named_meshes import load_mesh
@@ -81,7 +79,13 @@ from dr_sim.policies.belief_net import (
     predict_beliefs,
     save_belief_checkpoint,
 )
-from dr_sim.policies.pose_training import DataSpec, ensure_data, named_data_sets
+from dr_sim.policies.pose_training import (
+    DataSpec,
+    ensure_data,
+    named_data_sets,
+    split_indices,
+    train_from_arguments,
+)
 from dr_sim.policies.pose_training import add_evaluate_arguments as add_pose_evaluate_arguments
 from dr_sim.pose.calibration_error import CalibrationErrorSpec, draw_calibration_error, perturb_pose
 from dr_sim.pose.keypoints import canonical_keypoints, label_keypoints, label_model_points
@@ -134,11 +138,7 @@ class BeliefTrainConfig(StrictModel):
 
 def load_belief_config(source: str | Path | Mapping[str, Any] | BeliefTrainConfig) -> BeliefTrainConfig:
     """A validated ``BeliefTrainConfig`` from a YAML path, a mapping or a config; one ``ConfigError`` if bad."""
-    if isinstance(source, BeliefTrainConfig):
-        return source
-    origin = str(source) if isinstance(source, str | Path) else "belief config"
-    data = read_yaml_mapping(source) if isinstance(source, str | Path) else dict(source)
-    return validated(BeliefTrainConfig, data, origin)
+    return load_model(BeliefTrainConfig, source, "belief config")
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -292,9 +292,7 @@ def train_belief(source: str | Path | Mapping[str, Any] | BeliefTrainConfig, log
     data = load_belief_data(data_path, config.object, config.symmetry_axis)
     if len(data) < 2:
         raise ConfigError(f"{data_path} holds {len(data)} image(s); training needs at least 2")
-    order = np.random.default_rng([config.seed, len(data)]).permutation(len(data))
-    held = round(len(data) * config.val_fraction)
-    train_index, val_index = np.sort(order[: len(data) - held]), np.sort(order[len(data) - held :])
+    train_index, val_index = split_indices(len(data), config.val_fraction, config.seed)
     with torch.random.fork_rng(devices=[]):  # weights from the seed; the caller's torch RNG kept
         torch.manual_seed(config.seed)
         net = BeliefNet(config.model)
@@ -424,13 +422,7 @@ def format_belief_scores(scores: Mapping[str, Mapping[str, Any]]) -> str:
 
 def run_train(args: argparse.Namespace) -> int:
     """``dr-sim train CONFIG`` of ``kind: belief``: train, print the run folder and its training speed."""
-    data = read_with_overrides(args.config, getattr(args, "settings", ()), "training config")
-    if getattr(args, "out", None) is not None:
-        data["out"] = args.out
-    log = None if getattr(args, "quiet", False) else (lambda line: print(line, file=sys.stderr, flush=True))
-    run = train_belief(data, log)
-    metrics = json.loads((run / METRICS_FILE).read_text())
-    print(f"trained {run / MODEL_FILE} in {metrics['train_seconds']:.0f} s ({metrics['images_per_s']:.0f} images/s)")
+    metrics = train_from_arguments(args, train_belief)
     if metrics["eval"]:
         print(format_belief_scores(metrics["eval"]))
     return 0

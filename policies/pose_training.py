@@ -295,7 +295,7 @@ def evaluate(
 
 
 # -- training -----------------------------------------------------------------------------------------
-def _split(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, validation) indices: a seeded permutation, the last ``fraction`` held out."""
     order = np.random.default_rng([seed, count]).permutation(count)
     held = round(count * fraction)
@@ -461,7 +461,7 @@ def train(source: ConfigInput, log: Log | None = None) -> Path:
     net_settings = config.model.model_copy(update={"image_size": size})
     if len(data) < 2:
         raise ConfigError(f"{data_path} holds {len(data)} image(s); training needs at least 2")
-    train_index, val_index = _split(len(data), config.val_fraction, config.seed)
+    train_index, val_index = split_indices(len(data), config.val_fraction, config.seed)
     val = _subset(data, val_index)
     with torch.random.fork_rng(devices=[]):  # weights and any layer noise from the seed; the caller's torch RNG kept
         torch.manual_seed(config.seed)
@@ -499,6 +499,22 @@ def format_scores(scores: Mapping[str, Mapping[str, Any]]) -> str:
         if result["target_hidden"]:
             lines.append(f"{name:<20} ({result['target_hidden']} images without a visible target left out)")
     return "\n".join(lines)
+
+
+def train_from_arguments(
+    args: argparse.Namespace, trainer: Callable[[dict[str, Any], Log | None], Path]
+) -> dict[str, Any]:
+    """``dr-sim train CONFIG [--set ...] [--out DIR] [--quiet]`` of a network kind that writes ``model.pt``
+    and ``metrics.json`` (``train_seconds``, ``images_per_s``): ``trainer(config, log)`` trains, then the
+    model file and the training speed are printed. Returns the run's metrics."""
+    data = read_with_overrides(args.config, getattr(args, "settings", ()), "training config")
+    if getattr(args, "out", None) is not None:
+        data["out"] = args.out
+    log = None if getattr(args, "quiet", False) else (lambda line: print(line, file=sys.stderr, flush=True))
+    run = trainer(data, log)
+    metrics: dict[str, Any] = json.loads((run / METRICS_FILE).read_text())
+    print(f"trained {run / MODEL_FILE} in {metrics['train_seconds']:.0f} s ({metrics['images_per_s']:.0f} images/s)")
+    return metrics
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -546,7 +562,11 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser, *, shared: bool = Tr
         parser.add_argument("run", metavar="RUN", help="run folder (holding model.pt) or a model file")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
-        "--data", action="append", default=None, metavar="[NAME=]DIR", help="pose, belief runs: data set to score on"
+        "--data",
+        action="append",
+        default=None,
+        metavar="[NAME=]DIR",
+        help="pose, belief, detect runs: data set to score on",
     )
 
 

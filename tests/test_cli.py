@@ -176,7 +176,7 @@ def test_train_and_evaluate_name_what_is_wrong(tmp_path: Path) -> None:
     config = tmp_path / "experiment.yaml"
     config.write_text("kind: dance\n")
     lines = error_lines(dr_sim("train", str(config)).stderr)
-    kinds = "one of pose, belief, rl"
+    kinds = "one of pose, belief, rl, detect"
     assert lines == [f"dr-sim: error: training config {str(config)!r} needs 'kind', {kinds}; got 'dance'"]
     lines = error_lines(dr_sim("evaluate", str(tmp_path), "--domains", "nominal").stderr)
     assert len(lines) == 1

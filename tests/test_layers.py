@@ -79,9 +79,10 @@ LAYERS: dict[str, int] = {
     "bench": 6,
     "preview": 6,
     "gallery": 6,
-    "pose": 6,
+    "pose": 6,  # keypoint pose through the calibrated camera (numpy, OpenCV)
+    "detection": 6,  # COCO AP of box detections (numpy, pycocotools) and detection sheets
     "trajectories": 6,  # target-system trajectories: the format and dr-sim record
-    "calibration": 6,  # dr-sim calibrate  # keypoint pose through the calibrated camera (numpy, OpenCV)
+    "calibration": 6,  # dr-sim calibrate
     "rollout": 6,
     # 7 the command line
     "train_evaluate": 7,

@@ -94,6 +94,15 @@ def validated(model: type[Model], data: Any, origin: str) -> Model:
         raise ConfigError(format_validation_error(error, origin)) from None
 
 
+def load_model(model: type[Model], source: Model | str | Path | Mapping[str, Any], what: str) -> Model:
+    """``model`` from an instance (returned as it is), a YAML path or a mapping; one ``ConfigError`` naming
+    the file, or ``what`` for a mapping, when bad."""
+    if isinstance(source, model):
+        return source
+    data, origin, _ = read_source(source, what)  # type: ignore[arg-type]  # not a model: a path or a mapping
+    return validated(model, data, origin)
+
+
 def read_source(
     source: str | Path | Mapping[str, Any], what: str = "config", base: Path | None = None
 ) -> tuple[dict[str, Any], str, Path]:
