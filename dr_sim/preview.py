@@ -1,7 +1,8 @@
 """Preview a randomization: a contact sheet of randomized renders and histograms of the sampled values.
 
-``dr-sim preview PRESET|CONFIG -n 16 --out runs/preview.png`` wraps an env in ``DomainRandomization``, resets
-it ``n`` times (``reset(seed=seed + i)``), renders each episode's randomized camera, and writes
+``dr-sim preview PRESET|CONFIG -n 16 --out runs/preview.png [--env ID]`` makes a dr_sim task with the
+randomization (its own camera) or wraps any other env in ``DomainRandomization``, resets it ``n`` times
+(episode ``i`` with seed ``seed + i``), renders each episode's randomized camera, and writes
 
 - ``--out``: a contact sheet, a grid of the ``n`` images (PNG);
 - ``<out stem>_params.png``: histograms of the scalar sampled parameters with the most variance.
@@ -18,21 +19,24 @@ import argparse
 import io
 import math
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from dr_sim.arguments import MAX_IMAGE_SIZE, image_size, non_negative_int, positive_int
 from dr_sim.config import load_config
 from dr_sim.env_ids import FALLBACK_ENV, PANDA_GYM_ENV, make_env
+from dr_sim.envs.base import TabletopEnv
 from dr_sim.errors import DrSimError
 from dr_sim.extras import require
 from dr_sim.file_io import encode_png, make_contact_sheet, write_atomically
 from dr_sim.memory import Estimate, check_memory, randomization_estimate, render_estimate
 from dr_sim.param_records import flatten_params
 from dr_sim.randomizers.textures import TexturePool
+from dr_sim.session import RandomizationSession
 from dr_sim.wrapper import DomainRandomization
 
 #: Histograms drawn at most; the remaining parameters are summarised in the printed text.
@@ -126,21 +130,19 @@ def preview(
     require("matplotlib", PURPOSE)  # the histograms need it: fail before rendering, not after
     config = load_config(randomization)  # fails fast, before any env is built
     memory = check_memory(estimate_memory(config, n, image_size), "preview")
-    env = make_env(env_id)
+    env, session, reset = _randomized(env_id, config, image_size)
     try:
-        wrapped = DomainRandomization(env, config, obs_type=None, image_size=image_size)
         images: list[np.ndarray] = []
         samples: dict[str, list[float]] = {}
         index_keys: set[str] = set()
         for i in range(n):
-            _, info = wrapped.reset(seed=seed + i)
-            images.append(wrapped.render_frame(depth=False, segmentation=False).rgb)
-            params = info.get("randomization", {})
+            params = reset(seed + i)
+            images.append(session.render_frame(depth=False, segmentation=False).rgb)
             flat = flatten_params(params)
             index_keys.update(flat.keys() - flatten_params(params, indices=False).keys())
             for key, value in flat.items():
                 samples.setdefault(key, []).append(value)
-        pool_bytes = texture_pool_bytes(wrapped.client_id)
+        pool_bytes = texture_pool_bytes(session.client_id)
     finally:
         env.close()
     sheet = make_contact_sheet(images, columns)
@@ -161,6 +163,27 @@ def preview(
         "memory_described": memory.describe(),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _randomized(
+    env_id: str | None, config: Any, image_size: int
+) -> tuple[Any, RandomizationSession, Callable[[int], dict[str, Any]]]:
+    """(env, its session, reset(seed) -> the episode's randomization parameters) for ``env_id`` under
+    ``config``. A dr_sim task randomizes through its own session and renders its own camera (Detect's and
+    Localize's closer views, say); any other env is wrapped in ``DomainRandomization``."""
+    env = make_env(env_id)
+    if isinstance(env.unwrapped, TabletopEnv):
+        spec_id = env.spec.id
+        env.close()
+        env = gym.make(spec_id, randomization=config, obs_type="state", image_size=image_size, disable_env_checker=True)
+        task = env.unwrapped
+        return env, task.session, lambda seed: task.reset_scene(seed)
+    try:
+        wrapped = DomainRandomization(env, config, obs_type=None, image_size=image_size)
+    except BaseException:
+        env.close()
+        raise
+    return env, wrapped.session, lambda seed: wrapped.reset(seed=seed)[1].get("randomization", {})
 
 
 def estimate_memory(config: Any, n: int, image_size: int) -> Estimate:

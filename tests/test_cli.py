@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import gymnasium as gym
 import numpy as np
 
 from dr_sim.file_io import make_contact_sheet
@@ -70,6 +71,35 @@ def test_adapt_without_an_action_or_with_a_missing_run_is_one_line(tmp_path: Pat
     assert len(lines) == 1, result.stderr
     assert "no_run" in lines[0]
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_preview_of_a_dr_sim_task_shows_its_own_camera(tmp_path: Path) -> None:
+    """A dr_sim task previews through its own session and camera: the one tile is the image its reset
+    observes under the same randomization and seed, pixel for pixel."""
+    result = dr_sim(
+        "preview",
+        "visual",
+        "-n",
+        "1",
+        "--out",
+        "sheet.png",
+        "--image-size",
+        "48",
+        "--env",
+        "dr_sim/Detect-v0",
+        "--seed",
+        "3",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    sheet = cv2.cvtColor(cv2.imread(str(tmp_path / "sheet.png"), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    env = gym.make("dr_sim/Detect-v0", randomization="visual", obs_type="rgb", image_size=48)
+    try:
+        observation, _ = env.reset(seed=3)
+    finally:
+        env.close()
+    gap = 2
+    np.testing.assert_array_equal(sheet[gap : gap + 48, gap : gap + 48], observation)
 
 
 def test_preview_writes_sheet_and_histograms(tmp_path: Path) -> None:
