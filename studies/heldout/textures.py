@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -69,38 +70,52 @@ def _square(image: np.ndarray) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
-def write_textures(folder: str | Path = DEFAULT_FOLDER, size: int = 128) -> list[Path]:
-    """Write the held-out textures (``size`` px squares, PNG) into ``folder``; returns their paths."""
+def write_photo_textures(
+    photos: Mapping[str, Callable[[], np.ndarray]], folder: str | Path, size: int = 128
+) -> list[Path]:
+    """Write textures cut (``crops``) from each photograph (name -> loader of (H, W, 3) uint8 RGB) as
+    ``size`` px PNG squares ``<name>_<k>.png`` into ``folder``; textures already there are kept (a
+    photograph is loaded only when one of its textures is missing). Returns their paths."""
     if not 4 <= size <= 1024:
         raise ConfigError(f"texture size must be 4..1024 px, got {size}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in PHOTOS:
+    for name, load in photos.items():
         names = [folder / f"{name}_{k}.png" for k in range(5)]
         if not all(path.is_file() for path in names):
-            for path, crop in zip(names, crops(_photo(name)), strict=True):
+            for path, crop in zip(names, crops(load()), strict=True):
                 resized = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
                 cv2.imwrite(str(path), cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
         paths += names
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m studies.heldout.textures [FOLDER] [--size PX]``: write the textures, print how many."""
-    parser = argparse.ArgumentParser(
-        prog="python -m studies.heldout.textures", description=(__doc__ or "").split("\n\n")[0]
-    )
-    parser.add_argument("folder", nargs="?", default=DEFAULT_FOLDER, help=f"output folder (default {DEFAULT_FOLDER})")
+def write_textures(folder: str | Path = DEFAULT_FOLDER, size: int = 128) -> list[Path]:
+    """Write the held-out textures (``size`` px squares, PNG) into ``folder``; returns their paths."""
+    return write_photo_textures({name: partial(_photo, name) for name in PHOTOS}, folder, size)
+
+
+def texture_command(
+    argv: list[str] | None, module: str, writer: Callable[[Path, int], list[Path]], default: Path, what: str
+) -> int:
+    """``python -m MODULE [FOLDER] [--size PX]``: ``writer(folder, size)``, then how many ``what`` it wrote."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=f"write the {what}")
+    parser.add_argument("folder", nargs="?", default=default, help=f"output folder (default {default})")
     parser.add_argument("--size", type=int, default=128, help="texture side in px (default 128)")
     args = parser.parse_args(argv)
     try:
-        paths = write_textures(args.folder, args.size)
+        paths = writer(Path(args.folder), args.size)
     except ConfigError as error:
         print(f"dr-sim: error: {error}", file=sys.stderr)
         return 2
-    print(f"{len(paths)} held-out textures in {args.folder}")
+    print(f"{len(paths)} {what} in {args.folder}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m studies.heldout.textures [FOLDER] [--size PX]``: write the textures, print how many."""
+    return texture_command(argv, "studies.heldout.textures", write_textures, DEFAULT_FOLDER, "held-out textures")
 
 
 if __name__ == "__main__":

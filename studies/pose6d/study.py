@@ -28,7 +28,6 @@ Output (``runs/pose6d``): ``points/`` (each network under the hash of its settin
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +40,7 @@ from dr_sim.config.params import StrictModel
 from dr_sim.policies.pose_sweep import generator_dict, render_set, train_cached
 from dr_sim.pose.calibration_error import CalibrationErrorSpec
 from studies.harness import Goal, Point, Report, Study, Table, cm_cell, goal_at_least, goal_at_most
+from studies.harness.networks import training_record
 from studies.harness.report import pyplot
 from studies.heldout.textures import write_textures
 from studies.perception.study import load_ablation, points
@@ -271,7 +271,7 @@ class Pose6dStudy(Study):
         """A belief network of ``trained`` through the cache: (its training figures, its run folder).
         ``generator`` and ``images``: rendered into the point's folder; ``labelled``: a study set;
         ``init``: the settings of the network whose weights it starts from (trained first if missing)."""
-        from dr_sim.policies.belief_training import METRICS_FILE, train_belief  # needs torch (extra: train)
+        from dr_sim.policies.belief_training import train_belief  # needs torch (extra: train)
 
         def compute(folder: Path) -> dict[str, Any]:
             training = dict(trained["training"])
@@ -286,14 +286,7 @@ class Pose6dStudy(Study):
                 training["init_from"] = str(self.train_belief_cached(self.network_name(init), init, log)[1])
             log("training")
             config = {**training, "kind": "belief", "data": {"path": str(data)}, "out": str(folder / "run")}
-            run = train_belief(config, log)
-            metrics = json.loads((run / METRICS_FILE).read_text())
-            return {
-                "generate_s": generate_s,
-                "train_s": metrics["train_seconds"],
-                "images_per_s": metrics["images_per_s"],
-                "train_images": metrics["train_images"],
-            }
+            return training_record(train_belief(config, log), generate_s)
 
         result, _ = self.cache.run(name, dict(trained), compute)
         return result, self.cache.folder(name, dict(trained)) / "run"

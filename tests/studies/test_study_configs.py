@@ -12,6 +12,7 @@ from dr_sim.config.loader import read_source, validated
 from studies.adaptation.study import AdaptationStudy
 from studies.adr.study import AdrStudy
 from studies.calibration.study import CalibrationStudy
+from studies.detection.study import DetectionStudy
 from studies.harness import Study
 from studies.heldout.textures import write_textures
 from studies.modular.study import ModularStudy
@@ -33,8 +34,10 @@ STUDIES: dict[str, type[Study]] = {
     "unpaired": UnpairedStudy,
     "calibration": CalibrationStudy,
     "pixel_policy": PixelPolicyStudy,
+    "detection": DetectionStudy,
 }
 POINTS = {
+    "detection": {"randomized", "realistic", "structured", "finetune_100", "scratch_100"},
     "perception": {
         "full",
         "no_camera",
