@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
-from dr_sim.calibration.calibrate import CONFIG_FILE, JSON_FILE, REPORT_FILE, calibrate
+from dr_sim.calibration.calibrate import CONFIG_FILE, JSON_FILE, REPORT_FILE, calibrate, replay_problem
+from dr_sim.calibration.discrepancy import discrepancy, log_likelihood
+from dr_sim.calibration.parameters import find_parameters
+from dr_sim.calibration.simulator import replay
 from dr_sim.config import load_config
+from dr_sim.config.loader import shift_path
 from dr_sim.errors import ConfigError
+from dr_sim.trajectories.format import read_trajectories
 from dr_sim.trajectories.record import record
 
 ENV_ID = "dr_sim/PuckPush-v0"
@@ -193,3 +198,78 @@ def test_the_state_setter_puts_the_env_where_it_was_observed(tmp_path: Path) -> 
         env.close()
     with pytest.raises(ConfigError, match="no state setter"):
         state_setter("dr_sim/Reach-v0")
+
+
+STICKY_PRIOR = {  # the calibration study's priors (studies/calibration/priors.yaml), noise left out
+    "physics": {
+        "links": [
+            {"select": "pusher/*", "mass": {"type": "log_uniform", "low": 0.1, "high": 10.0, "op": "scale"}},
+            {
+                "select": "object/*",
+                "mass": {"type": "log_uniform", "low": 0.03, "high": 1.2},
+                "lateral_friction": {"type": "log_uniform", "low": 0.1, "high": 12.0},
+                "linear_damping": {"type": "uniform", "low": 0.0, "high": 0.8},
+            },
+        ],
+        "joints": [{"select": "pusher/*", "damping": {"type": "log_uniform", "low": 0.01, "high": 20.0}}],
+    },
+    "actuation": {
+        "latency_steps": {"type": "uniform", "low": 0.0, "high": 4.0},
+        "latency_rate": {"type": "log_uniform", "low": 20.0, "high": 1000.0},
+        "gain_scale": {"type": "log_uniform", "low": 0.1, "high": 5.0},
+        "force_scale": {"type": "log_uniform", "low": 0.3, "high": 3.0},
+    },
+}
+#: sticky + laggy's values: pusher x1, a 0.2 kg puck with friction 8 and damping 0.4 N s/m, no joint damping
+#: (the prior's least), gains x1, a latency drawn every step at rate 40 1/s
+STICKY_TRUTH = {
+    "physics.links[0].mass": 1.0,
+    "physics.links[1].mass": 0.2,
+    "physics.links[1].lateral_friction": 8.0,
+    "physics.links[1].linear_damping": 0.4,
+    "physics.joints[0].damping": 0.01,
+    "actuation.gain_scale": 1.0,
+    "actuation.force_scale": 1.0,
+    "actuation.latency_steps": 0.0,
+    "actuation.latency_rate": 40.0,
+}
+#: what one replay per candidate found for it: a heavy, strongly driven, weakly limited pusher that lags
+#: on average (the calibration study's first point estimate, rounded)
+STICKY_IMPOSTOR = {
+    "physics.links[0].mass": 4.52,
+    "physics.links[1].mass": 0.579,
+    "physics.links[1].lateral_friction": 10.6,
+    "physics.links[1].linear_damping": 0.506,
+    "physics.joints[0].damping": 18.6,
+    "actuation.gain_scale": 3.70,
+    "actuation.force_scale": 0.312,
+    "actuation.latency_steps": 0.0,
+    "actuation.latency_rate": 245.0,
+}
+
+
+def test_with_a_latency_drawn_every_step_the_likelihood_of_replays_prefers_the_truth(tmp_path: Path) -> None:
+    """Why the point estimate scores stochastic replays by a synthetic likelihood: one replay of the true
+    parameters draws other latencies than the recording did and fits it worse than a deterministic
+    impostor, while the likelihood of several replays, which counts their scatter, prefers the truth."""
+    out = tmp_path / "trajectories"
+    record(ENV_ID, "scripted", shift_path("sticky_laggy"), 4, out, seed=0)
+    loaded = load_config(STICKY_PRIOR)
+    parameters = find_parameters(loaded)
+    truth_values = tuple(STICKY_TRUTH[p.key] for p in parameters)
+    impostor_values = tuple(STICKY_IMPOSTOR[p.key] for p in parameters)
+    problem = replay_problem(loaded, parameters, read_trajectories(out), horizon=2, stride=4)
+    seeds = [(101 + k, 202 + k, 303 + k, 404 + k) for k in range(4)]
+    truth = replay(problem.setup, [(truth_values, s) for s in seeds])
+    impostor = replay(problem.setup, [(impostor_values, s) for s in seeds])
+    assert discrepancy(impostor[0], problem.real, problem.scales) < discrepancy(truth[0], problem.real, problem.scales)
+    assert log_likelihood(truth, problem.real, problem.scales) > log_likelihood(impostor, problem.real, problem.scales)
+
+
+def test_stochastic_replays_are_found_and_scored_by_the_synthetic_likelihood(recorded: Path, tmp_path: Path) -> None:
+    prior = {**PRIOR, "actuation": {**PRIOR["actuation"], "latency_rate": {"type": "constant", "value": 40.0}}}
+    result = calibrate(prior, recorded, tmp_path / "out", method="cma", horizon=2, budget=8, point_samples=2)
+    assert result["point_objective"] == "synthetic likelihood"
+    # the prior mean under two sets of step seeds, 4 candidates (the budget of 8 replays) x 2 replays each,
+    # and the point estimate once more for its discrepancy
+    assert result["replays"] == 2 + 4 * 2 + 1

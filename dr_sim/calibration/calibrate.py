@@ -18,10 +18,17 @@ DIR [--method cma|posterior|both] [--horizon K [--stride S]] [--budget N] [--pos
   longer compound over an episode: a contact-rich object whose whole-episode path is chaotic in its mass
   and friction (PuckPush's puck) is identified too. It needs a state setter for the env (PuckPush has
   one) but no start seed.
-- Estimators (``dr_sim.calibration.estimators``): ``cma``, a CMA-ES point estimate of the discrepancy
-  (``--budget`` replays of the set); ``posterior``, DROPO's Gaussian over the parameters
-  (``--posterior-budget`` evaluations of ``--samples`` replays each, started at the point estimate with
-  ``both``, the default).
+- Estimators (``dr_sim.calibration.estimators``): ``cma``, a CMA-ES point estimate (``--budget`` replays
+  of the set); ``posterior``, DROPO's Gaussian over the parameters (``--posterior-budget`` evaluations of
+  ``--samples`` replays each, started at the point estimate with ``both``, the default).
+- The point estimate's objective depends on whether replays are stochastic (two replays of the prior's
+  mean under different step seeds differ: a latency drawn every step, ``latency_rate``). Deterministic
+  replays minimise the discrepancy of one replay. Stochastic ones minimise the negative synthetic
+  likelihood (Wood 2010; DROPO's likelihood at one parameter vector) of ``--point-samples`` replays under
+  fixed step seeds: a single replay of the true system's parameters draws other latencies than the
+  recording did and matches it worse than a deterministic impostor (a heavy, strongly driven, weakly
+  limited pusher that lags on average) does, while the replays' spread at every step makes the truth the
+  likelier one. ``calibration.json`` says which objective ran (``point_objective``).
 - Replays run on ``--workers W`` workers kept for the whole run: local processes, or Ray actors with
   ``--backend ray``. Every draw comes from ``--seed``: the same seed gives bit-identical outputs for any
   number of workers.
@@ -41,6 +48,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,20 +75,21 @@ from dr_sim.calibration.parameters import (
     find_parameters,
     replay_mapping,
 )
-from dr_sim.calibration.report import parameter_rows, write_json, write_markdown, write_plots
+from dr_sim.calibration.report import parameter_rows, verdict, write_json, write_markdown, write_plots
 from dr_sim.calibration.simulator import Episode, ReplaySetup, ReplayWorker, segment_starts
 from dr_sim.calibration.states import state_setter
-from dr_sim.config import ConfigSource, load_config
+from dr_sim.config import ConfigSource, DRConfig, load_config
 from dr_sim.errors import ConfigError
 from dr_sim.extras import require
 from dr_sim.file_io import write_atomically
 from dr_sim.trajectories.envs import env_control_dt, make_randomized_env
-from dr_sim.trajectories.format import read_trajectories
+from dr_sim.trajectories.format import TrajectorySet, read_trajectories
 
 METHODS = ("cma", "posterior", "both")
 BUDGET = 300  # replays of the trajectory set by CMA-ES
 POSTERIOR_BUDGET = 60  # evaluations of DROPO's objective
 SAMPLES = 8  # parameter samples per evaluation of DROPO's objective
+POINT_SAMPLES = 4  # replays per candidate of the point estimate when replays are stochastic
 START_TOLERANCE = 0.5  # spreads: the largest start residual that still counts as the recorded start state
 CONFIG_FILE, JSON_FILE, REPORT_FILE = "calibrated.yaml", "calibration.json", "report.md"
 
@@ -95,6 +105,7 @@ def calibrate(
     budget: int = BUDGET,
     posterior_budget: int = POSTERIOR_BUDGET,
     samples: int = SAMPLES,
+    point_samples: int = POINT_SAMPLES,
     seed: int = 0,
     workers: int = 1,
     backend: Backend | None = None,
@@ -111,6 +122,7 @@ def calibrate(
         ("--workers", workers, 1),
         ("--horizon", horizon, 0),
         ("--stride", stride, 1),
+        ("--point-samples", point_samples, 2),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -137,44 +149,19 @@ def calibrate(
         "budget": budget,
         "posterior_budget": posterior_budget,
         "samples": samples,
+        "point_samples": point_samples,
         "seed": int(seed),
     }
     root = Path(out)
     _check_out(root, settings)
-    replay = replay_mapping(loaded)
-    probe = make_randomized_env(recorded.env, replay, recorded.env_kwargs)
-    try:
-        recorded.check_env(probe)
-        recorded.check_control_dt(env_control_dt(probe), recorded.env)
-    finally:
-        probe.close()
-    keys = observation_keys(recorded.observation_space)
-    whole = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
-    scales = Scales.of(whole)
-    real = whole if horizon == 0 else short_segments(whole, horizon, stride)
-    setup = ReplaySetup(
-        recorded.env,
-        recorded.env_kwargs,
-        replay,
-        tuple(parameters),
-        tuple(
-            Episode(
-                int(episode.start_seed or 0),
-                np.asarray(episode.actions),
-                episode.observations if horizon > 0 else None,
-            )
-            for episode in recorded.episodes
-        ),
-        tuple(keys),
-        horizon,
-        stride,
-        latency_history(loaded) if horizon > 0 else 0,
-    )
+    problem = replay_problem(loaded, parameters, recorded, horizon, stride)
+    setup, whole, real, scales = problem.setup, problem.whole, problem.real, problem.scales
     rng = np.random.default_rng(seed)
     point_rng, posterior_rng, seed_rng = rng.spawn(3)
     episodes = len(recorded.episodes)
     step_seeds = tuple(int(s) for s in seed_rng.integers(2**63, size=episodes))
     sample_seeds = [tuple(int(s) for s in row) for row in seed_rng.integers(2**63, size=(samples, episodes))]
+    point_seeds = [tuple(int(s) for s in row) for row in seed_rng.integers(2**63, size=(point_samples, episodes))]
     prior_z = np.array([p.to_z(p.prior_mean) for p in parameters])
     prior_std_z = np.array([p.prior_std / p.half_width for p in parameters])
     replays = 0
@@ -202,12 +189,37 @@ def calibrate(
                 f"{START_TOLERANCE:g}); record with the same env and env_kwargs"
             )
         result_discrepancy = {"prior_mean": discrepancy(before, real, scales)}
+        stochastic = any(
+            not np.array_equal(a, b)
+            for a, b in zip(before, simulate([(values(prior_z), point_seeds[0])])[0], strict=True)
+        )
+
+        def synthetic_likelihoods(batch: Any) -> list[float]:
+            """Per candidate, the log-likelihood of the recordings under ``point_samples`` replays of it."""
+            simulated = simulate([(values(z), seeds) for z in batch for seeds in point_seeds])
+            k = point_samples
+            return [log_likelihood(simulated[i * k : (i + 1) * k], real, scales) for i in range(len(batch))]
+
+        def single(batch: Any) -> list[float]:
+            """Per candidate, the log-likelihood of the recordings under one replay of it."""
+            return [log_likelihood([sim], real, scales) for sim in simulate([(values(z), step_seeds) for z in batch])]
+
+        point_likelihoods = synthetic_likelihoods if stochastic else single
         point: np.ndarray | None = None
+        correlation: np.ndarray | None = None
         mean_z, std_z = prior_z, prior_std_z
         if method in ("cma", "both"):
-            search = point_estimate(discrepancies, prior_z, budget, point_rng)
-            point = search.x
-            result_discrepancy["point_estimate"] = search.value
+            if stochastic:
+
+                def objective(batch: Any) -> list[float]:
+                    return [-value for value in synthetic_likelihoods(batch)]
+
+                search = point_estimate(objective, prior_z, max(budget // point_samples, 2), point_rng)
+                result_discrepancy["point_estimate"] = discrepancies([search.x])[0]
+            else:
+                search = point_estimate(discrepancies, prior_z, budget, point_rng)
+                result_discrepancy["point_estimate"] = search.value
+            point, correlation = search.x, search.correlation
             mean_z, std_z = point, np.clip(search.width, 1e-4, prior_std_z)
             if progress:
                 print(f"calibrate: CMA-ES point estimate after {search.evaluations} replays", file=sys.stderr)
@@ -220,13 +232,9 @@ def calibrate(
                     log_likelihood(simulated[i * samples : (i + 1) * samples], real, scales) for i in range(len(batch))
                 ]
 
-            def single(batch: Any) -> list[float]:
-                simulated = simulate([(values(z), step_seeds) for z in batch])
-                return [log_likelihood([sim], real, scales) for sim in simulated]
-
             center = point if point is not None else prior_z
             steps = np.array([p.laplace_step for p in parameters])
-            start_std = laplace_std(single, center, prior_std_z, steps)
+            start_std = laplace_std(point_likelihoods, center, prior_std_z, steps)
             posterior = gaussian_posterior(
                 likelihoods, prior_z, prior_std_z, center, posterior_budget, samples, posterior_rng, start_std
             )
@@ -237,7 +245,7 @@ def calibrate(
     point_values = None if point is None else list(values(point))
     means = [p.to_value(float(z)) for p, z in zip(parameters, mean_z, strict=True)]
     stds = [float(s) * p.half_width for p, s in zip(parameters, std_z, strict=True)]
-    rows = parameter_rows(parameters, point_values, means, stds)
+    rows = parameter_rows(parameters, point_values, means, stds, correlation)
     calibrated = calibrated_mapping(loaded, parameters, means, stds, str(root / CONFIG_FILE))
     root.mkdir(parents=True, exist_ok=True)
     write_atomically(root / CONFIG_FILE, _yaml_text(calibrated, recorded.root, method).encode())
@@ -250,6 +258,7 @@ def calibrate(
         "episodes": episodes,
         "steps": int(sum(len(r) - 1 for r in whole)),
         "method": method,
+        "point_objective": "synthetic likelihood" if stochastic else "discrepancy",
         "replay": "whole episodes" if horizon == 0 else f"{len(real)} segments of {horizon} steps every {stride}",
         "seed": int(seed),
         "parameters": rows,
@@ -263,6 +272,47 @@ def calibrate(
     write_markdown(root / REPORT_FILE, result)
     write_json(root / JSON_FILE, result)
     return result
+
+
+@dataclass(frozen=True)
+class ReplayProblem:
+    """What candidates are replayed against: the replays' ``setup``, the recorded episodes flattened
+    (``whole``, (T + 1, D) each), those cut as the replays simulate them (``real``: ``whole`` itself, or
+    short segments) and the observation ``scales``."""
+
+    setup: ReplaySetup
+    whole: list[np.ndarray]
+    real: list[np.ndarray]
+    scales: Scales
+
+
+def replay_problem(
+    loaded: DRConfig, parameters: Sequence[Parameter], recorded: TrajectorySet, horizon: int = 0, stride: int = 1
+) -> ReplayProblem:
+    """The replays of ``recorded`` under ``loaded``'s dynamics with ``parameters`` set per candidate
+    (whole episodes, or ``horizon``-step segments every ``stride`` steps); the recorded env is checked
+    against the recording's spaces and control period first."""
+    replay = replay_mapping(loaded)
+    probe = make_randomized_env(recorded.env, replay, recorded.env_kwargs)
+    try:
+        recorded.check_env(probe)
+        recorded.check_control_dt(env_control_dt(probe), recorded.env)
+    finally:
+        probe.close()
+    keys = observation_keys(recorded.observation_space)
+    whole = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
+    real = whole if horizon == 0 else short_segments(whole, horizon, stride)
+    episodes = tuple(
+        Episode(
+            int(episode.start_seed or 0), np.asarray(episode.actions), episode.observations if horizon > 0 else None
+        )
+        for episode in recorded.episodes
+    )
+    history = latency_history(loaded) if horizon > 0 else 0
+    setup = ReplaySetup(
+        recorded.env, recorded.env_kwargs, replay, tuple(parameters), episodes, tuple(keys), horizon, stride, history
+    )
+    return ReplayProblem(setup, whole, real, Scales.of(whole))
 
 
 def short_segments(episodes: list[np.ndarray], horizon: int, stride: int) -> list[np.ndarray]:
@@ -353,6 +403,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=SAMPLES,
         help=f"parameter samples per DROPO evaluation (default {SAMPLES})",
     )
+    parser.add_argument(
+        "--point-samples",
+        type=positive_int,
+        default=POINT_SAMPLES,
+        help=f"replays per CMA-ES candidate when replays are stochastic (default {POINT_SAMPLES})",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of every draw (default 0)")
     parser.add_argument("--workers", type=positive_int, default=1, help="replay workers, one env each (default 1)")
     add_backend_arguments(parser)
@@ -373,6 +429,7 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         posterior_budget=args.posterior_budget,
         samples=args.samples,
+        point_samples=args.point_samples,
         seed=args.seed,
         workers=args.workers,
         backend=backend_from_args(args),
@@ -380,7 +437,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for row in result["parameters"]:
         posterior = row["posterior"]
-        state = "identified" if row["identified"] else "stays wide"
+        state = "identified" if row["identified"] else verdict(row).removeprefix("no: ")
+        if row["trades_off_with"]:
+            state += f" (correlated with {', '.join(row['trades_off_with'])})"
         print(
             f"{row['label']}: {posterior['mean']:.4g} ± {posterior['std']:.3g} "
             f"({state}, width ratio {row['width_ratio']:.3f})"

@@ -4,8 +4,12 @@ Both work in the parameters' search coordinates ``z`` in [-1, 1] (``dr_sim.calib
 take an ``evaluate`` callable that simulates a batch of candidates at once (so a worker pool can run a
 generation in parallel) and returns one number per candidate, lower is better.
 
-- ``point_estimate``: CMA-ES on the discrepancy of one replay per candidate (Chebotar et al.'s SimOpt and
-  most system-identification work minimise such a distance); the best candidate seen.
+- ``point_estimate``: CMA-ES on a per-candidate objective, the best candidate seen: the discrepancy of one
+  replay when replays are deterministic (Chebotar et al.'s SimOpt and most system-identification work
+  minimise such a distance), the negative synthetic likelihood of a few replays when they are not
+  (``dr_sim.calibration.calibrate`` chooses). The search's final covariance says which parameters trade
+  off: CMA-ES adapts it along the objective's valleys, so a strong correlation between two parameters
+  (``Search.correlation``) means the data fits along a line of their combinations.
 - ``gaussian_posterior``: DROPO (Tiboni et al. 2023): a Gaussian over the parameters, N(m, diag(s^2)),
   fitted so that replays under parameters sampled from it make the recorded observations likely (the
   likelihood of ``dr_sim.calibration.discrepancy.log_likelihood``); CMA-ES searches (m, log s). The K
@@ -41,13 +45,14 @@ LAPLACE_STEP = 0.02  # z units: the finite-difference step of the Laplace approx
 
 @dataclass
 class Search:
-    """What a CMA-ES run found: the best ``x``, its value, the evaluations spent and CMA's final search
-    width per coordinate (``x`` units)."""
+    """What a CMA-ES run found: the best ``x``, its value, the evaluations spent, CMA's final search
+    width per coordinate (``x`` units) and the correlation matrix of its final search distribution."""
 
     x: np.ndarray
     value: float
     evaluations: int
     width: np.ndarray
+    correlation: np.ndarray
     history: list[float] = field(default_factory=list)
 
 
@@ -94,17 +99,23 @@ def _cma(
         if len(candidates) < strategy.popsize:
             break
         strategy.tell(candidates, values)
-    width = strategy.sigma * np.sqrt(np.diag(strategy.C)) if hasattr(strategy, "C") else np.asarray(stds)
-    return Search(best_x, best_value, spent, np.asarray(width, dtype=np.float64), history)
+    covariance = np.atleast_2d(np.asarray(strategy.C, dtype=np.float64))
+    if covariance.shape != (len(x0), len(x0)):  # a diagonal-only CMA keeps a vector
+        covariance = np.diag(covariance.ravel())
+    scale = np.sqrt(np.diag(covariance))
+    width = strategy.sigma * scale
+    correlation = covariance / np.outer(scale, scale)
+    return Search(best_x, best_value, spent, width, correlation, history)
 
 
 def point_estimate(
-    discrepancy: Evaluate, x0: np.ndarray, budget: int, rng: np.random.Generator, step: float = 0.4
+    objective: Evaluate, x0: np.ndarray, budget: int, rng: np.random.Generator, step: float = 0.4
 ) -> Search:
-    """CMA-ES on the discrepancy from ``x0`` (z units; ``step`` the initial search width)."""
+    """CMA-ES on ``objective`` (lower is better) from ``x0`` (z units; ``step`` the initial search width),
+    ``budget`` evaluations."""
     dimension = len(x0)
     bounds = (np.full(dimension, -1.0), np.full(dimension, 1.0))
-    return _cma(discrepancy, np.asarray(x0, float), np.full(dimension, step), bounds, budget, rng)
+    return _cma(objective, np.asarray(x0, float), np.full(dimension, step), bounds, budget, rng)
 
 
 def laplace_std(

@@ -2,8 +2,11 @@
 parameter (``plots/<n>_<name>.png``).
 
 A parameter counts as identified when the posterior's standard deviation is below ``IDENTIFIED`` times the
-prior's: the data pins it down. Otherwise it stays wide: the recordings do not show it (the motion never
-depends on it), or not enough of it.
+prior's and it trades off with no other parameter: the data pins it down. Otherwise it stays wide (the
+recordings do not show it, or not enough of it), or it trades off: its correlation with another parameter
+in CMA-ES's final search distribution is at least ``TRADE_OFF`` in magnitude, so the data fits along a
+line of their combinations (a heavier pusher with stronger gains), and a narrow marginal says only where
+on that line the search stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dr_sim.extras import require
 from dr_sim.file_io import write_atomically
 
 IDENTIFIED = 0.25  # posterior std / prior std below which a parameter counts as pinned down
+TRADE_OFF = 0.7  # |correlation| in the point search's final covariance from which two parameters trade off
 PLOTS = "plots"
 PURPOSE = "dr-sim calibrate's plots"
 
@@ -31,12 +35,23 @@ def parameter_rows(
     point: Sequence[float] | None,
     means: Sequence[float],
     stds: Sequence[float],
+    correlation: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per parameter: its prior, the point estimate, the posterior and whether it is identified
-    (draw units: the value for op ``set``, the factor for ``scale``, the offset for ``add``)."""
+    """One entry per parameter: its prior, the point estimate, the posterior, the parameters it trades off
+    with (``correlation``: the point search's, ``None`` without one) and whether it is identified (draw
+    units: the value for op ``set``, the factor for ``scale``, the offset for ``add``)."""
     rows = []
     for i, parameter in enumerate(parameters):
         ratio = float(stds[i] / parameter.prior_std)
+        partners = (
+            []
+            if correlation is None
+            else [
+                other.label
+                for j, other in enumerate(parameters)
+                if j != i and abs(float(correlation[i, j])) >= TRADE_OFF
+            ]
+        )
         rows.append(
             {
                 "key": parameter.key,
@@ -52,10 +67,18 @@ def parameter_rows(
                 "point": None if point is None else parameter.acting(point[i]),
                 "posterior": {"mean": float(means[i]), "std": float(stds[i])},
                 "width_ratio": ratio,
-                "identified": ratio < IDENTIFIED,
+                "trades_off_with": partners,
+                "identified": ratio < IDENTIFIED and not partners,
             }
         )
     return rows
+
+
+def verdict(row: Mapping[str, Any]) -> str:
+    """``yes``, ``no: stays wide`` or ``no: trades off``: the report's word on one parameter row."""
+    if row["identified"]:
+        return "yes"
+    return "no: stays wide" if row["width_ratio"] >= IDENTIFIED else "no: trades off"
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> Path:
@@ -74,8 +97,8 @@ def write_markdown(path: Path, result: Mapping[str, Any]) -> Path:
         f"replays: {result.get('replay', 'whole episodes')}.",
         "",
         "| parameter | op | prior box | prior mean ± std | point estimate | posterior mean ± std | width ratio "
-        "| identified |",
-        "|---|---|---|---|---|---|---|---|",
+        "| trades off with | identified |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         prior, posterior = row["prior"], row["posterior"]
@@ -84,15 +107,18 @@ def write_markdown(path: Path, result: Mapping[str, Any]) -> Path:
         lines.append(
             f"| {row['label']} (`{row['key']}`) | {row['op']} | [{prior['low']:.4g}, {prior['high']:.4g}]{unit} | "
             f"{prior['mean']:.4g} ± {prior['std']:.3g} | {point} | {posterior['mean']:.4g} ± {posterior['std']:.3g} | "
-            f"{row['width_ratio']:.3f} | {'yes' if row['identified'] else 'no: stays wide'} |"
+            f"{row['width_ratio']:.3f} | {', '.join(row['trades_off_with']) or '-'} | {verdict(row)} |"
         )
     identified = [row["label"] for row in rows if row["identified"]]
-    wide = [row["label"] for row in rows if not row["identified"]]
+    wide = [row["label"] for row in rows if row["width_ratio"] >= IDENTIFIED]
+    traded = [row["label"] for row in rows if row["trades_off_with"] and row["width_ratio"] < IDENTIFIED]
     discrepancy = result["discrepancy"]
     lines += [
         "",
         f"Identified (posterior std below {IDENTIFIED:g} of the prior's): {', '.join(identified) or 'none'}.",
         f"Left wide by the data: {', '.join(wide) or 'none'}.",
+        f"Narrow but trading off with another parameter (|correlation| >= {TRADE_OFF:g} in the point search's "
+        f"final covariance): {', '.join(traded) or 'none'}.",
         "",
         "Discrepancy (mean Huber loss of the residuals in units of each dimension's spread; lower is better):",
         "",

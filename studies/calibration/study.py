@@ -63,6 +63,7 @@ class Calibration(StrictModel):
     budget: int = Field(default=240, ge=4)
     posterior_budget: int = Field(default=30, ge=4)
     samples: int = Field(default=8, ge=2)
+    point_samples: int = Field(default=4, ge=2)
     seed: int = Field(default=0, ge=0)
     workers: int = Field(default=2, ge=1)
 
