@@ -92,3 +92,34 @@ def tiny_rl_config(out: Path | str, **overrides: Any) -> dict[str, Any]:
 def tiny_rl() -> Callable[..., dict[str, Any]]:
     """``tiny_rl(out, **overrides)``: see ``tiny_rl_config``."""
     return tiny_rl_config
+
+
+def tiny_belief_fit(data: Path, out: Path, epochs: int) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Fit a tiny belief network (stem [8, 16], 2 context blocks, batch 8, lr 5e-3, torch seed 0) on every
+    image of the data set folder ``data``: (net, the loaded data, its ``BeliefTrainConfig`` writing to
+    ``out``, ``fit``'s result). torch is imported here, so that collecting the suite does not need it."""
+    import numpy as np
+    import torch
+
+    from dr_sim.policies.belief_net import BeliefNet, BeliefNetConfig
+    from dr_sim.policies.belief_training import BeliefTrainConfig, fit, load_belief_data
+
+    loaded = load_belief_data(data)
+    config = BeliefTrainConfig(
+        kind="belief",
+        data={"path": str(data)},
+        epochs=epochs,
+        batch_size=8,
+        lr=5e-3,
+        out=str(out),
+        model=BeliefNetConfig(stem=[8, 16], context=2),
+    )
+    torch.manual_seed(0)
+    net = BeliefNet(config.model)
+    return net, loaded, config, fit(net, loaded, np.arange(len(loaded)), config)
+
+
+@pytest.fixture(scope="session")
+def tiny_belief() -> Callable[..., tuple[Any, Any, Any, dict[str, Any]]]:
+    """``tiny_belief(data, out, epochs)``: see ``tiny_belief_fit``."""
+    return tiny_belief_fit

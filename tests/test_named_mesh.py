@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pybullet_data
 import pytest
-import torch
 
 from dr_sim.cli import main
 from dr_sim.datasets.generate import generate
 from dr_sim.envs.localize import LocalizeEnv
 from dr_sim.envs.named_meshes import load_mesh, read_obj_vertices
 from dr_sim.errors import ConfigError
-from dr_sim.policies.belief_net import BeliefNet, BeliefNetConfig
 from dr_sim.policies.belief_training import (
-    BeliefTrainConfig,
     evaluate_belief,
-    fit,
     format_belief_scores,
-    load_belief_data,
     train_belief,
 )
 from dr_sim.scene.labels import local_box
@@ -112,23 +109,14 @@ def test_a_missing_or_unreadable_mesh_path_is_one_clear_error(tmp_path: Path) ->
         LocalizeEnv(target_mesh="duck_vhacd.urdf", target_scale=0)
 
 
-def test_a_tiny_belief_training_run_lowers_the_loss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_tiny_belief_training_run_lowers_the_loss(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_belief: Callable[..., Any]
+) -> None:
     generator = {"env_kwargs": DUCK, "randomization": "none", "image_size": 64, "shard_size": 16}
     generate(generator, tmp_path / "data", 16, progress=False)
-    data = load_belief_data(tmp_path / "data")
+    _, data, config, fitted = tiny_belief(tmp_path / "data", tmp_path / "run", epochs=8)
     np.testing.assert_allclose(data.model_points[8], 0.0, atol=1e-9)  # the centroid is the object's origin
-    config = BeliefTrainConfig(
-        kind="belief",
-        data={"path": str(tmp_path / "data")},
-        epochs=8,
-        batch_size=8,
-        lr=5e-3,
-        out=str(tmp_path / "run"),
-        model=BeliefNetConfig(stem=[8, 16], context=2),
-    )
-    torch.manual_seed(0)
-    net = BeliefNet(config.model)
-    history = fit(net, data, np.arange(len(data)), config)["history"]
+    history = fitted["history"]
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
     # The whole run and its evaluation (scores in the world frame, true and calibrated camera).
     run = train_belief(config.model_copy(update={"epochs": 1}))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,31 +125,17 @@ def test_every_turn_about_the_symmetry_axis_has_one_canonical_pose(axis: str, in
     assert add_s(pose_a, pose_b, ring) < np.pi / 720  # half the ring's point spacing
 
 
-def test_belief_maps_do_not_collapse_to_zeros(tmp_path: Path) -> None:
+def test_belief_maps_do_not_collapse_to_zeros(tmp_path: Path, tiny_belief: Callable[..., Any]) -> None:
     """The peaks cover a few cells of each map, so a plain mean squared error is won by maps of zeros; the
     positively weighted loss keeps them: after a short run the centroid maps of the training images peak
     near 1 at the labelled cell."""
     import numpy as np
-    import torch
 
     from dr_sim.datasets.generate import generate
-    from dr_sim.policies.belief_net import STRIDE, BeliefNet, BeliefNetConfig, predict_beliefs
-    from dr_sim.policies.belief_training import BeliefTrainConfig, fit, load_belief_data
+    from dr_sim.policies.belief_net import STRIDE, predict_beliefs
 
     generate({"randomization": "none", "image_size": 64, "shard_size": 32}, tmp_path / "data", 32, progress=False)
-    data = load_belief_data(tmp_path / "data")
-    config = BeliefTrainConfig(
-        kind="belief",
-        data={"path": str(tmp_path / "data")},
-        epochs=15,
-        batch_size=8,
-        lr=5e-3,
-        out=str(tmp_path / "run"),
-        model=BeliefNetConfig(stem=[8, 16], context=2),
-    )
-    torch.manual_seed(0)
-    net = BeliefNet(config.model)
-    fit(net, data, np.arange(len(data)), config)
+    net, data, _, _ = tiny_belief(tmp_path / "data", tmp_path / "run", epochs=15)
     centroid = predict_beliefs(net, data.images)[:, 8]
     peaks = centroid.reshape(len(centroid), -1).max(axis=1)
     assert np.median(peaks) > 0.5
