@@ -20,6 +20,9 @@ A YAML config of ``kind: belief``::
     sigma: 1.0                     # target Gaussians' std, belief-map cells (4 px)
     positive_weight: 100.0         # squared errors weigh 1 + this x target: the peaks are a few cells of
                                    # each map, and a plain MSE is won by maps of zeros
+    offset_weight: 1.0             # weight of the corner offsets' L1 loss (model.corner_offsets)
+    colour: null                   # colour jitter of the training images (null: none), e.g.
+                                   # {gain: 0.4, saturation: [0.0, 1.5], brightness: 0.1, noise: 0.03}
     val_fraction: 0.05
     min_peak: 0.1                  # keypoints whose peak is lower are left out of PnP
     calibration_error: {translation_m: 0.005, rotation_deg: 0.5}
@@ -27,7 +30,13 @@ A YAML config of ``kind: belief``::
     seed: 0
     threads: 2
     out: runs/belief/duck
-    model: {stem: [32, 64], context: 4, max_dilation: 8}
+    model: {stem: [32, 64], context: 4, max_dilation: 8}   # or {architecture: pyramid, corner_offsets:
+                                   # true} (policies/belief_net.py: what small objects need)
+
+Colour jitter (``ColourJitter``) draws per image a gain per channel in [1 - gain, 1 + gain], a
+saturation factor about the pixel's grey value, a brightness offset in [-brightness, brightness] and
+Gaussian noise of std ``noise`` (values as fractions of full scale), from a torch generator seeded by
+``seed``: the keypoints do not move, so the labels stay exact.
 
 The run folder gets ``model.pt`` (weights, the object's 9 keypoint model points, the config) and
 ``metrics.json`` (per-epoch loss, seconds, and the ``eval`` scores). A folder holding a model of other
@@ -76,6 +85,7 @@ from dr_sim.policies.belief_net import (
     belief_loss,
     gaussian_targets,
     load_belief_checkpoint,
+    offset_loss,
     predict_beliefs,
     save_belief_checkpoint,
 )
@@ -88,7 +98,7 @@ from dr_sim.policies.pose_training import (
 )
 from dr_sim.policies.pose_training import add_evaluate_arguments as add_pose_evaluate_arguments
 from dr_sim.pose.calibration_error import CalibrationErrorSpec, draw_calibration_error, perturb_pose
-from dr_sim.pose.keypoints import canonical_keypoints, label_keypoints, label_model_points
+from dr_sim.pose.keypoints import CENTROID, KEYPOINTS, canonical_keypoints, label_keypoints, label_model_points
 from dr_sim.pose.metrics import pose_metrics, summarize
 from dr_sim.pose.pipeline import estimate_pose
 from dr_sim.run_cache import describe_difference, differing_keys
@@ -99,6 +109,36 @@ MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
 BOX_FACE_STEPS = 8  # points per box edge of the model points of an object without a mesh
 Log = Callable[[str], None]
+
+
+class ColourJitter(StrictModel):
+    """Colour jitter of training images (see the module docstring; fractions of full scale)."""
+
+    gain: float = Field(default=0.4, ge=0, lt=1)
+    saturation: list[float] = Field(default_factory=lambda: [0.0, 1.5], min_length=2, max_length=2)
+    brightness: float = Field(default=0.1, ge=0, le=1)
+    noise: float = Field(default=0.03, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _saturation_range(self) -> ColourJitter:
+        low, high = self.saturation
+        if not 0 <= low <= high:
+            raise ValueError(f"saturation must be [low, high] with 0 <= low <= high, got {self.saturation}")
+        return self
+
+
+def jitter_colours(images: torch.Tensor, jitter: ColourJitter, generator: torch.Generator) -> torch.Tensor:
+    """uint8 images (B, 3, H, W) as floats in [0, 1] with ``jitter`` drawn per image from ``generator``."""
+    x = images.float() / 255.0
+    batch = x.shape[0]
+    low, high = jitter.saturation
+    saturation = low + (high - low) * torch.rand(batch, 1, 1, 1, generator=generator)
+    grey = x.mean(dim=1, keepdim=True)
+    x = grey + saturation * (x - grey)
+    gains = 1.0 + jitter.gain * (2.0 * torch.rand(batch, 3, 1, 1, generator=generator) - 1.0)
+    offsets = jitter.brightness * (2.0 * torch.rand(batch, 1, 1, 1, generator=generator) - 1.0)
+    noise = jitter.noise * torch.randn(x.shape, generator=generator)
+    return (x * gains + offsets + noise).clamp(0.0, 1.0)
 
 
 class BeliefTrainConfig(StrictModel):
@@ -117,6 +157,8 @@ class BeliefTrainConfig(StrictModel):
     weight_decay: float = Field(default=0.0, ge=0)
     sigma: float = Field(default=1.0, gt=0, le=16)
     positive_weight: float = Field(default=100.0, ge=0)
+    offset_weight: float = Field(default=1.0, ge=0)
+    colour: ColourJitter | None = None
     val_fraction: float = Field(default=0.05, ge=0, lt=1)
     min_peak: float = Field(default=0.1, ge=0)
     calibration_error: CalibrationErrorSpec = Field(default_factory=CalibrationErrorSpec)
@@ -226,8 +268,9 @@ def object_model_points(root: str | Path, box_points: np.ndarray, object_index: 
 def fit(
     net: BeliefNet, data: BeliefData, train_index: np.ndarray, config: BeliefTrainConfig, log: Log | None = None
 ) -> dict[str, Any]:
-    """Train ``net`` in place on ``data[train_index]`` (MSE to Gaussian belief maps); returns the per-epoch
-    loss, seconds and training images/s."""
+    """Train ``net`` in place on ``data[train_index]`` (weighted squared error to Gaussian belief maps,
+    plus the corner offsets' L1 error when the net draws them); returns the per-epoch loss, seconds and
+    training images/s."""
     torch.set_num_threads(config.threads)
     generator = torch.Generator().manual_seed(config.seed)
     batch = min(config.batch_size, len(train_index))
@@ -245,9 +288,13 @@ def fit(
         order = pool[torch.randperm(len(pool), generator=generator)]
         for step in range(steps):
             index = order[step * batch : (step + 1) * batch]
-            maps = net(data.images[index])
+            images = data.images[index]
+            outputs = net(images if config.colour is None else jitter_colours(images, config.colour, generator))
+            maps = outputs[:, :KEYPOINTS]
             target = gaussian_targets(keypoints[index], (maps.shape[-2], maps.shape[-1]), STRIDE, config.sigma)
             loss = belief_loss(maps, target, config.positive_weight)
+            if net.config.corner_offsets:
+                loss = loss + config.offset_weight * offset_loss(outputs, keypoints[index], target[:, CENTROID])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -338,7 +385,7 @@ def score_data(net: BeliefNet, config: BeliefTrainConfig, root: str | Path, seed
     data = load_belief_data(root, config.object, config.symmetry_axis)
     points = object_model_points(root, data.model_points, config.object)
     rows = np.flatnonzero(data.visible)
-    beliefs = predict_beliefs(net, data.images[torch.from_numpy(rows)]) if rows.size else np.zeros((0, 9, 1, 1))
+    beliefs = predict_beliefs(net, data.images[torch.from_numpy(rows)]) if rows.size else np.zeros((0, KEYPOINTS, 1, 1))
     size = config.calibration_error.size()
     error = draw_calibration_error(np.random.default_rng([config.calibration_seed, len(data)]), size)
     result: dict[str, Any] = {

@@ -120,6 +120,23 @@ def tiny_belief_fit(data: Path, out: Path, epochs: int) -> tuple[Any, Any, Any, 
 
 
 @pytest.fixture(scope="session")
+def tiny_duck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data set folder of 8 images of pybullet_data's duck (stood up), 32 px, no randomization."""
+    from dr_sim.datasets.generate import generate
+
+    root = tmp_path_factory.mktemp("tiny_duck") / "data"
+    generator = {
+        "env_kwargs": {"target_mesh": "duck_vhacd.urdf", "target_rpy": [1.5708, 0.0, 0.0]},
+        "randomization": "none",
+        "image_size": 32,
+        "shard_size": 8,
+        "visibility": "none",
+    }
+    generate(generator, root, 8, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
 def tiny_belief() -> Callable[..., tuple[Any, Any, Any, dict[str, Any]]]:
     """``tiny_belief(data, out, epochs)``: see ``tiny_belief_fit``."""
     return tiny_belief_fit

@@ -23,20 +23,12 @@ TINY = {"stem": [4, 8], "context": 1, "max_dilation": 2}
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def pretrained(tiny_duck: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(a tiny data set of the duck, a belief run trained on it)."""
     root = tmp_path_factory.mktemp("finetune")
-    generator = {
-        "env_kwargs": {"target_mesh": "duck_vhacd.urdf", "target_rpy": [1.5708, 0.0, 0.0]},
-        "randomization": "none",
-        "image_size": 32,
-        "shard_size": 8,
-        "visibility": "none",
-    }
-    generate(generator, root / "data", 8, progress=False)
-    config = {"kind": "belief", "data": {"path": str(root / "data")}, "epochs": 1, "batch_size": 4}
+    config = {"kind": "belief", "data": {"path": str(tiny_duck)}, "epochs": 1, "batch_size": 4}
     run = train_belief({**config, "out": str(root / "pretrained"), "model": TINY, "seed": 3})
-    return root / "data", run
+    return tiny_duck, run
 
 
 def _weights(net: BeliefNet) -> dict[str, torch.Tensor]:
@@ -58,7 +50,7 @@ def test_init_from_loads_the_exact_weights_before_training(pretrained: tuple[Pat
     after, _, _ = load_belief_checkpoint(tuned / "model.pt")
     scratch = train_belief({**config, "out": str(tmp_path / "scratch"), "model": TINY})
     fresh, _, _ = load_belief_checkpoint(scratch / "model.pt")
-    weight = "stem.0.0.weight"
+    weight = "encoder.stem.0.0.weight"
     assert torch.allclose(after.state_dict()[weight], source.state_dict()[weight], atol=1e-9)
     assert not torch.allclose(fresh.state_dict()[weight], source.state_dict()[weight])
     metrics = json.loads((tuned / "metrics.json").read_text())
@@ -131,7 +123,6 @@ def test_belief_maps_do_not_collapse_to_zeros(tmp_path: Path, tiny_belief: Calla
     near 1 at the labelled cell."""
     import numpy as np
 
-    from dr_sim.datasets.generate import generate
     from dr_sim.policies.belief_net import STRIDE, predict_beliefs
 
     generate({"randomization": "none", "image_size": 64, "shard_size": 32}, tmp_path / "data", 32, progress=False)

@@ -11,7 +11,7 @@ import pytest
 from dr_sim.datasets.config import GeneratorConfig
 from dr_sim.datasets.source import ImageSource
 from dr_sim.pose.calibration_error import CalibrationError, draw_calibration_error, perturb_pose
-from dr_sim.pose.keypoints import CENTROID, gaussian_maps, label_keypoints, label_model_points
+from dr_sim.pose.keypoints import CENTROID, OFFSET_UNIT, gaussian_maps, label_keypoints, label_model_points
 from dr_sim.pose.metrics import rotation_error_deg, translation_error
 from dr_sim.pose.pipeline import estimate_pose
 from dr_sim.pose.pnp import solve_pnp, table_xy, world_pose
@@ -68,7 +68,20 @@ def test_the_centroid_ray_cut_with_the_plane_gives_the_table_xy(labelled: list[d
     assert worst < 1e-3, f"ray-plane error {worst * 1000:.4f} mm"
 
 
-def test_exact_belief_maps_give_the_pose_through_peaks_and_pnp(labelled: list[dict[str, Any]]) -> None:
+def _exact_outputs(keypoints: np.ndarray, cells: int, stride: int, corners: str) -> np.ndarray:
+    """Network outputs drawn from exact keypoints: 9 belief maps, or (``corners`` = offsets) the
+    centroid's map with empty corner maps, then the corners' offsets from the centroid in every cell."""
+    maps = gaussian_maps(keypoints, (cells, cells), stride, sigma=1.0)
+    if corners == "maps":
+        return maps
+    maps[:CENTROID] = 0.0
+    offsets = (keypoints[:CENTROID] - keypoints[CENTROID]).reshape(-1) / OFFSET_UNIT
+    return np.concatenate([maps, np.broadcast_to(offsets[:, None, None], (16, cells, cells))])
+
+
+@pytest.mark.parametrize("corners", ["maps", "offsets"])
+def test_exact_outputs_give_the_pose_through_keypoints_and_pnp(labelled: list[dict[str, Any]], corners: str) -> None:
+    """Exact belief maps (peaks), or the centroid's map and exact corner offsets, give the pose."""
     stride = 4
     k0, _ = _camera(labelled[0])
     points = label_model_points(labelled[0]["objects"][0], k0)
@@ -78,8 +91,8 @@ def test_exact_belief_maps_give_the_pose_through_peaks_and_pnp(labelled: list[di
         keypoints = label_keypoints(target, k)
         if not np.all((keypoints > 2 * stride) & (keypoints < 96 - 2 * stride)):
             continue  # a keypoint off the maps: no peak to find
-        maps = gaussian_maps(keypoints, (96 // stride, 96 // stride), stride, sigma=1.0)
-        estimate = estimate_pose(maps, points, k, camera_pose, target["position"][2], stride)
+        outputs = _exact_outputs(keypoints, 96 // stride, stride, corners)
+        estimate = estimate_pose(outputs, points, k, camera_pose, target["position"][2], stride)
         np.testing.assert_allclose(estimate.keypoints, keypoints, atol=0.05)
         truth = camera_pose @ np.asarray(target["pose"])
         assert translation_error(estimate.world_pose, truth) < 5e-3

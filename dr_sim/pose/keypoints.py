@@ -24,6 +24,8 @@ import numpy as np
 
 KEYPOINTS = 9  # 8 box corners + the centroid
 CENTROID = 8  # index of the centroid keypoint
+CORNERS = 8  # the box corners come first
+OFFSET_UNIT = 16.0  # px per unit of a network's corner-offset channels (``read_keypoints``)
 AXES = {"x": 0, "y": 1, "z": 2}  # symmetry axes, object frame
 
 
@@ -74,6 +76,41 @@ def extract_peaks(beliefs: np.ndarray, stride: float = 1.0) -> tuple[np.ndarray,
         d_col, d_row = refine_peak(belief, row, col)
         uv[k] = ((col + d_col + 0.5) * stride, (row + d_row + 0.5) * stride)
         confidence[k] = belief[row, col]
+    return uv, confidence
+
+
+def sample_cell(maps: np.ndarray, col: float, row: float) -> np.ndarray:
+    """Each map of ``maps`` (C, h, w) read at the (fractional) cell (``col``, ``row``) by bilinear
+    interpolation, clamped to the maps' edges: (C,)."""
+    _, height, width = maps.shape
+    col, row = float(np.clip(col, 0, width - 1)), float(np.clip(row, 0, height - 1))
+    c0, r0 = int(col), int(row)
+    c1, r1 = min(c0 + 1, width - 1), min(r0 + 1, height - 1)
+    dc, dr = col - c0, row - r0
+    top = maps[:, r0, c0] * (1 - dc) + maps[:, r0, c1] * dc
+    bottom = maps[:, r1, c0] * (1 - dc) + maps[:, r1, c1] * dc
+    return top * (1 - dr) + bottom * dr
+
+
+def read_keypoints(outputs: np.ndarray, stride: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The 9 keypoints (9, 2; px) and their confidences (9,) of a network's outputs for one image.
+
+    ``outputs`` (9, h, w) are belief maps: each keypoint is its map's peak (``extract_peaks``). With
+    corner offsets (25, h, w: the maps, then each corner's (x, y) from the centroid in ``OFFSET_UNIT``
+    px), the centroid is its map's peak and each corner is the centroid plus its offset read at the
+    peak's subpixel cell (``sample_cell``); the corners then carry the centroid's confidence.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    channels = (KEYPOINTS, KEYPOINTS + 2 * CORNERS)
+    if outputs.ndim != 3 or outputs.shape[0] not in channels:
+        raise ValueError(f"network outputs must be ({channels[0]} or {channels[1]}, h, w), got {outputs.shape}")
+    uv, confidence = extract_peaks(outputs[:KEYPOINTS], stride)
+    if outputs.shape[0] == KEYPOINTS:
+        return uv, confidence
+    col, row = uv[CENTROID] / stride - 0.5
+    offsets = sample_cell(outputs[KEYPOINTS:], col, row).reshape(CORNERS, 2) * OFFSET_UNIT
+    uv[:CORNERS] = uv[CENTROID] + offsets
+    confidence[:CORNERS] = confidence[CENTROID]
     return uv, confidence
 
 

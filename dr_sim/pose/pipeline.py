@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dr_sim.pose.keypoints import CENTROID, extract_peaks
+from dr_sim.pose.keypoints import CENTROID, read_keypoints
 from dr_sim.pose.pnp import solve_pnp, table_xy
 from dr_sim.pose.pnp import world_pose as to_world
 
@@ -42,11 +42,12 @@ def estimate_pose(
     min_peak: float = MIN_PEAK,
     ransac: bool = True,
 ) -> ImageEstimate:
-    """The estimate of one image from its belief maps (9, h, w) of ``stride`` px per cell, the object's
+    """The estimate of one image from its network outputs (belief maps (9, h, w) of ``stride`` px per
+    cell, or with corner offsets (25, h, w); ``dr_sim.pose.keypoints.read_keypoints``), the object's
     9 model points (9, 3; m, object frame), the frame's intrinsics ``k`` and the camera-to-world
     ``camera_pose`` (OpenCV frame, m) a user has; ``centre_height`` (m) is the height of the object's
     centre over the table top (z = 0) for the (x, y) path."""
-    uv, peaks = extract_peaks(beliefs, stride)
+    uv, peaks = read_keypoints(beliefs, stride)
     result = solve_pnp(model_points, uv, k, peaks, min_peak, ransac=ransac)
     if result.ok:
         in_camera = result.matrix()
