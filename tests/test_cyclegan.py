@@ -179,6 +179,31 @@ def test_a_few_training_steps_lower_each_loss(sides: tuple[Path, Path], tmp_path
         assert last[name] < first[name], (name, first[name], last[name])
 
 
+def test_a_residual_generator_starts_at_the_identity_and_learns_a_change(
+    sides: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config = load_adapt_config(
+        tiny_config(*sides, tmp_path, model={"generator": {"width": 8, "blocks": 1, "residual": True}})
+    )
+    assert isinstance(config, CycleConfig)
+    nets = CycleNets.build(config, np.random.default_rng(0))
+    sim = load_sim(sides[0])
+    target, _ = load_target(sides[1], SIZE)
+    batch = batch_of(sim, torch.arange(8), target, torch.arange(8))
+    with torch.no_grad():
+        fresh = nets.sim_to_target(batch["sim"])
+    assert float((fresh - batch["sim"]).abs().max()) < 2e-3  # identity up to the atanh clamp
+    optimizers = CycleOptimizers(nets)
+    nets.train()
+    for _ in range(10):
+        optimizers.step(dict(batch))
+    nets.eval()
+    with torch.no_grad():
+        moved = nets.sim_to_target(batch["sim"])
+    change = float((moved - batch["sim"]).abs().mean())
+    assert 1e-3 < change < 0.5  # the look moved, the image did not turn into another one
+
+
 def test_apply_writes_a_translated_data_set_with_the_same_labels(
     trained_run: Path, sides: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -14,7 +14,9 @@ A YAML file (or a mapping)::
       path: photos/              # unlabelled target images (png, jpg, ...; subfolders too)
       holdout: 0.2               # fraction held back from training: the gap meter's target side
     model:
-      generator: {width: 16, blocks: 4}        # ResNet generator: first width (doubled twice), residual blocks
+      generator: {width: 16, blocks: 4, residual: false}   # ResNet generator: first width (doubled twice),
+                                 # residual blocks; residual: it learns a change of its input, starting at
+                                 # the identity (a short training keeps the scene)
       discriminator: [32, 64, 128]             # PatchGAN widths
       segmenter: [16, 32, 64]                  # U-Net widths of the sim-trained segmenter
     losses:                      # weights (CycleGAN's lambda = 10, identity 0.5 lambda; CyCADA's semantic 1)
@@ -69,10 +71,12 @@ class TargetSpec(StrictModel):
 
 class ResnetSpec(StrictModel):
     """The ResNet generator: ``width`` channels at full size (doubled at each of two halvings), ``blocks``
-    residual blocks at a quarter of the image size."""
+    residual blocks at a quarter of the image size; ``residual``: the output is the input changed by the
+    network, which starts at the identity."""
 
     width: int = Field(default=16, ge=1, le=256)
     blocks: int = Field(default=4, ge=0, le=16)
+    residual: bool = False
 
 
 def _widths(value: list[int]) -> list[int]:

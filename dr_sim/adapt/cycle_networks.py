@@ -7,6 +7,11 @@ convolution to RGB in [-1, 1] (tanh). Instance norm and reflection padding throu
 Image sides must be multiples of 4 px. At 64 px and the default width 16 and 4 blocks: about 0.4 M
 weights and 0.2 G multiply-adds an image.
 
+With ``residual`` the generator learns a change of its input instead of a whole image: its last
+convolution starts at zero and its output is ``tanh(atanh(x) + net(x))``, so a fresh generator is the
+identity and a short CPU-sized training moves the look without first having to relearn the scene's
+geometry (a fresh plain generator outputs noise that the cycle loss must slowly turn back into the input).
+
 ``Segmenter``: a ``dr_sim.adapt.networks.UNet`` read only through its heads: per-pixel class logits
 (the data set's categories and the background) and, optionally, metric depth (m). Trained on the sim
 side, then frozen: CyCADA's semantic consistency asks it to read the translated sim image as the
@@ -23,6 +28,8 @@ import torch
 from torch import nn
 
 from dr_sim.adapt.networks import UNet
+
+SATURATION = 0.999  # inputs are clamped to +-this before atanh (a residual generator's identity path)
 
 
 def _conv(inputs: int, outputs: int, kernel: int, stride: int = 1) -> list[nn.Module]:
@@ -56,8 +63,9 @@ class ResnetGenerator(nn.Module):
 
     factor = 4
 
-    def __init__(self, width: int = 16, blocks: int = 4) -> None:
+    def __init__(self, width: int = 16, blocks: int = 4, residual: bool = False) -> None:
         super().__init__()
+        self.residual = residual
         layers: list[nn.Module] = [
             *_conv(3, width, 7),
             *_conv(width, 2 * width, 3, 2),
@@ -66,13 +74,19 @@ class ResnetGenerator(nn.Module):
         layers += [ResidualBlock(4 * width) for _ in range(blocks)]
         for inputs, outputs in ((4 * width, 2 * width), (2 * width, width)):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), *_conv(inputs, outputs, 3)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, 3, 7), nn.Tanh()]
+        last = nn.Conv2d(width, 3, 7)
+        if residual:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        layers += [nn.ReflectionPad2d(3), last]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] % self.factor or x.shape[-2] % self.factor:
             raise ValueError(f"image sides must be multiples of {self.factor} px, got {tuple(x.shape[-2:])}")
-        return self.net(x)
+        if self.residual:
+            return torch.tanh(torch.atanh(x.clamp(-SATURATION, SATURATION)) + self.net(x))
+        return torch.tanh(self.net(x))
 
 
 class Segmenter(UNet):

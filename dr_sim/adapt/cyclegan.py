@@ -46,7 +46,8 @@ MIN_TRAIN = 2  # images of each side to train on, at least
 
 def make_translator(config: CycleConfig) -> ResnetGenerator:
     """A generator of the config's size (either direction)."""
-    return ResnetGenerator(config.model.generator.width, config.model.generator.blocks)
+    spec = config.model.generator
+    return ResnetGenerator(spec.width, spec.blocks, residual=spec.residual)
 
 
 def make_segmenter(config: CycleConfig) -> Segmenter:
