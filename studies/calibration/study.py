@@ -17,7 +17,9 @@ Baselines (``policies``, ``studies/harness/policies.py``, evaluated on every tar
 the hand-set ``physics`` preset (the Peng study's a and b: the same settings, trained into ``policy_runs``,
 the Peng study's policy folder, so each is trained once for both studies), and ADR (the ADR study's
 ``d_adr`` keys on the Peng budget). The scripted controller is the reference. For ``curve.target``, the
-calibrated policy is also trained from ``curve.episodes`` target episodes (success against data).
+calibrated policy is also trained from ``curve.episodes`` target episodes (success against data). For each
+of the ``oracle`` targets, SAC is also trained on that target's own dynamics (``oracle_T``): what a perfect
+calibration with a zero-width posterior would buy, the ceiling of the calibrated rows.
 
 Goals: every calibrated policy reaches ``GOAL_SUCCESS`` on its target; each calibration takes at most
 ``GOAL_CALIBRATION_MIN`` minutes.
@@ -35,6 +37,7 @@ from pydantic import Field
 from dr_sim.calibration.calibrate import calibrate
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.params import StrictModel
+from dr_sim.errors import ConfigError
 from dr_sim.policies.policy_suite import PolicySuite
 from dr_sim.policies.rl_evaluation import resolve_domain
 from dr_sim.trajectories.record import record
@@ -84,6 +87,7 @@ class CalibrationStudyConfig(PolicyStudyConfig):
     calibration: Calibration = Calibration()
     history: int = Field(default=4, ge=1)
     curve: Curve | None = None
+    oracle: list[str] = Field(default_factory=list)  # targets a policy is also trained on directly (ceiling)
 
 
 def label(domain: str) -> str:
@@ -146,8 +150,20 @@ class CalibrationStudy(PolicyStudy):
                 points[name] = Point(name, settings, "calibrated", {"domain": domain, "episodes": episodes})
         return points
 
+    def oracle_points(self) -> dict[str, Point]:
+        """A policy trained on each ``oracle`` target's own dynamics, evaluated there."""
+        evaluation = {"episodes": self.config.episodes, "seed": self.config.seed}
+        points = {}
+        for domain in self.config.oracle:
+            if domain not in self.config.domains:
+                raise ConfigError(f"oracle: {domain!r} is not one of the domains ({', '.join(self.config.domains)})")
+            name = f"oracle_{label(domain)}"
+            training = {**self.config.base, "randomization": self.target(domain)}
+            points[name] = Point(name, {"training": training, **evaluation}, "oracle", {"domain": domain})
+        return points
+
     def points(self) -> dict[str, Point]:
-        return {**super().points(), **self.calibrated_points()}
+        return {**super().points(), **self.calibrated_points(), **self.oracle_points()}
 
     # -- computing one --------------------------------------------------------------------------
     def calibrate_target(self, domain: str, episodes: int) -> dict[str, Any]:
@@ -180,6 +196,9 @@ class CalibrationStudy(PolicyStudy):
         return {"recording": recorded, **calibrated}
 
     def compute(self, point: Point, folder: Path) -> dict[str, Any]:
+        if point.group == "oracle":
+            domain = point.extra["domain"]
+            return self.train_and_evaluate(point.name, {"randomization": self.target(domain)}, domain)
         if point.group != "calibrated":
             return super().compute(point, folder)
         domain, episodes = point.extra["domain"], point.extra["episodes"]
@@ -187,13 +206,16 @@ class CalibrationStudy(PolicyStudy):
         keys: dict[str, Any] = {"randomization": calibrated["written"]["config"]}
         if "history" in point.settings["training"]:
             keys["history"] = self.config.history
-        suite = PolicySuite(self.config.base, {point.name: keys}, self.out / "policies", self.folder, self.log)
-        run = suite.train(point.name)
-        result = suite.evaluate(point.name, [domain], self.config.episodes, self.config.seed)
+        return {**self.train_and_evaluate(point.name, keys, domain), "calibration": calibrated}
+
+    def train_and_evaluate(self, name: str, keys: dict[str, Any], domain: str) -> dict[str, Any]:
+        """Policy ``name`` (``keys`` over the base) trained into ``OUT/policies`` and evaluated on ``domain``."""
+        suite = PolicySuite(self.config.base, {name: keys}, self.out / "policies", self.folder, self.log)
+        run = suite.train(name)
+        result = suite.evaluate(name, [domain], self.config.episodes, self.config.seed)
         return {
             "run": str(run),
-            "training": suite.training(point.name),
-            "calibration": calibrated,
+            "training": suite.training(name),
             "domains": {label(domain): result["domains"][domain]},
         }
 
@@ -214,7 +236,11 @@ class CalibrationStudy(PolicyStudy):
             if name in results:
                 domains = results[name]["domains"]
                 table.rows.append([row, *(success_cell(domains.get(d)) for d in self.config.domains)])
-        for prefix, row in (("calibrated", "calibrated"), ("calibrated_history", "calibrated + history")):
+        for prefix, row in (
+            ("calibrated", "calibrated"),
+            ("calibrated_history", "calibrated + history"),
+            ("oracle", "trained on the target itself (ceiling)"),
+        ):
             cells = [success_cell((results.get(f"{prefix}_{t}") or {}).get("domains", {}).get(t)) for t in targets]
             table.rows.append([row, *cells])
         if "reference" in results:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dr_sim.config.loader import read_source, validated
 from studies.calibration.study import CalibrationStudy
@@ -39,17 +40,23 @@ def test_a_tiny_calibration_study_runs_end_to_end(
         "--set", "base.total_timesteps=150", "--set", "base.n_envs=1", "--set", "base.max_episode_steps=30",
         "--set", "base.hyperparams={learning_starts: 50, batch_size: 16, buffer_size: 500, "
         "policy_kwargs: {net_arch: [16]}}",
-        "--set", "policies.d_adr.adr.buffer_size=2",
+        "--set", "policies.d_adr.adr.buffer_size=2", "--set", "oracle=[sticky_laggy]",
         "--out", str(out),
     ]  # fmt: skip
     assert study_main(CalibrationStudy, None, tiny) == 0
     results = json.loads((out / "results.json").read_text())
-    assert {"a_nominal", "b_dynamics", "d_adr", "reference", "calibrated_sticky_laggy"} <= set(results["points"])
+    points = {"a_nominal", "b_dynamics", "d_adr", "reference", "calibrated_sticky_laggy", "oracle_sticky_laggy"}
+    assert points <= set(results["points"])
     calibrated = results["points"]["calibrated_history_sticky_laggy"]
     assert calibrated["domains"]["sticky_laggy"]["episodes"] == 2
     assert Path(calibrated["calibration"]["written"]["config"]).is_file()
     markdown = (out / "results.md").read_text()
-    for row in ("no randomization", "hand-set (physics)", "ADR", "calibrated", "calibrated + history"):
+    oracle = results["points"]["oracle_sticky_laggy"]
+    assert oracle["domains"]["sticky_laggy"]["episodes"] == 2
+    trained_on = yaml.safe_load((Path(oracle["run"]) / "config.yaml").read_text())["randomization"]
+    assert trained_on["physics"]["links"][0]["lateral_friction"]["value"] == 8.0  # the target itself
+    ceiling = "trained on the target itself (ceiling)"
+    for row in ("no randomization", "hand-set (physics)", "ADR", "calibrated", "calibrated + history", ceiling):
         assert f"| {row} |" in markdown
     assert "calibrated_sticky_laggy success >= 0.85" in markdown
     assert "calibration from 1 episodes within 10 min" in markdown
