@@ -68,7 +68,11 @@ class Calibration(StrictModel):
     samples: int = Field(default=8, ge=2)
     point_samples: int = Field(default=4, ge=2)
     seed: int = Field(default=0, ge=0)
-    workers: int = Field(default=2, ge=1)
+    workers: int = Field(default=2, ge=1)  # not a setting of the result: any number gives the same bits
+
+    def settings(self) -> dict[str, Any]:
+        """What a calibration's result depends on (everything but ``workers``)."""
+        return self.model_dump(exclude={"workers"})
 
 
 class Curve(StrictModel):
@@ -125,7 +129,7 @@ class CalibrationStudy(PolicyStudy):
         return {
             "recording": self.recording(domain, episodes),
             "priors": read_yaml_mapping(self.path(self.config.priors), "priors"),
-            **self.config.calibration.model_dump(),
+            **self.config.calibration.settings(),
         }
 
     def calibrated_points(self) -> dict[str, Point]:
