@@ -32,12 +32,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dr_sim.calibration.calibrate import calibrate
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.params import StrictModel
-from dr_sim.errors import ConfigError
 from dr_sim.policies.policy_suite import PolicySuite
 from dr_sim.policies.rl_evaluation import resolve_domain
 from dr_sim.trajectories.record import record
@@ -92,6 +91,13 @@ class CalibrationStudyConfig(PolicyStudyConfig):
     history: int = Field(default=4, ge=1)
     curve: Curve | None = None
     oracle: list[str] = Field(default_factory=list)  # targets a policy is also trained on directly (ceiling)
+
+    @model_validator(mode="after")
+    def _oracles_are_domains(self) -> CalibrationStudyConfig:
+        missing = [name for name in self.oracle if name not in self.domains]
+        if missing:
+            raise ValueError(f"oracle targets {missing} must also be listed in domains")
+        return self
 
 
 def label(domain: str) -> str:
@@ -159,8 +165,6 @@ class CalibrationStudy(PolicyStudy):
         evaluation = {"episodes": self.config.episodes, "seed": self.config.seed}
         points = {}
         for domain in self.config.oracle:
-            if domain not in self.config.domains:
-                raise ConfigError(f"oracle: {domain!r} is not one of the domains ({', '.join(self.config.domains)})")
             name = f"oracle_{label(domain)}"
             training = {**self.config.base, "randomization": self.target(domain)}
             points[name] = Point(name, {"training": training, **evaluation}, "oracle", {"domain": domain})
