@@ -34,6 +34,7 @@ import numpy as np
 from dr_sim.calibration.discrepancy import flatten
 from dr_sim.calibration.parameters import Parameter, pinned_mapping
 from dr_sim.calibration.states import state_setter
+from dr_sim.scene.contacts import forget_contacts
 from dr_sim.trajectories.envs import find_session, make_randomized_env
 
 NO_TRUNCATION = 1_000_000  # control steps: replays are never cut short by the env's time limit
@@ -98,6 +99,7 @@ class ReplayWorker:
         keys = list(setup.keys)
         results = []
         for episode, step_seed in zip(setup.episodes, step_seeds, strict=True):
+            forget_contacts(self.env.unwrapped.physics_client)  # a replay must not depend on the one before
             observation, _ = self.env.reset(
                 options={"randomization": {**record, "env_seed": episode.env_seed, "step_seed": int(step_seed)}}
             )
