@@ -162,8 +162,8 @@ def calibrate(
     step_seeds = tuple(int(s) for s in seed_rng.integers(2**63, size=episodes))
     sample_seeds = [tuple(int(s) for s in row) for row in seed_rng.integers(2**63, size=(samples, episodes))]
     point_seeds = [tuple(int(s) for s in row) for row in seed_rng.integers(2**63, size=(point_samples, episodes))]
-    prior_z = np.array([p.to_z(p.prior_mean) for p in parameters])
-    prior_std_z = np.array([p.prior_std / p.half_width for p in parameters])
+    prior_z = np.array([p.z_mean for p in parameters])
+    prior_std_z = np.array([p.z_std for p in parameters])
     replays = 0
 
     def values(z: np.ndarray) -> tuple[float, ...]:
@@ -243,9 +243,9 @@ def calibrate(
             if progress:
                 print(f"calibrate: DROPO posterior after {posterior.search.evaluations} evaluations", file=sys.stderr)
     point_values = None if point is None else list(values(point))
-    means = [p.to_value(float(z)) for p, z in zip(parameters, mean_z, strict=True)]
-    stds = [float(s) * p.half_width for p, s in zip(parameters, std_z, strict=True)]
-    rows = parameter_rows(parameters, point_values, means, stds, correlation)
+    moments = [p.moments(float(z), float(s)) for p, z, s in zip(parameters, mean_z, std_z, strict=True)]
+    means, stds = [mean for mean, _ in moments], [std for _, std in moments]
+    rows = parameter_rows(parameters, point_values, means, stds, std_z / prior_std_z, correlation)
     calibrated = calibrated_mapping(loaded, parameters, means, stds, str(root / CONFIG_FILE))
     root.mkdir(parents=True, exist_ok=True)
     write_atomically(root / CONFIG_FILE, _yaml_text(calibrated, recorded.root, method).encode())

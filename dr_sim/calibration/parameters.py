@@ -11,12 +11,16 @@ and the calibrated config keeps them as they were.
 
 Search coordinates: each parameter's prior is boxed to ``[low, high]`` (its support, cut to the prior's
 mean +- ``BOX_STDS`` standard deviations where it is unbounded) and mapped to ``z`` in [-1, 1], so that
-estimators work on comparable scales.
+estimators work on comparable scales. The map is linear, except for a ``log_uniform`` prior (a parameter
+that spans decades: a mass factor from x0.1 to x10, a latency rate from 20 to 1000 1/s), which is mapped
+in its logarithm: a factor of 2 is then the same step in ``z`` at x0.2 as at x5, the search starts at the
+prior's geometric centre, and the posterior's Gaussian in ``z`` is a log-normal in the parameter's units.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +52,8 @@ class Parameter:
         unit: the unit of the draw (``kg``, or ``x nominal`` for a factor).
         low, high: the box of the draw (its prior's support, bounded).
         prior_mean, prior_std: the prior's moments (the draw's units).
+        log: whether the search coordinate maps the logarithm of the draw (a ``log_uniform`` prior).
+        z_mean, z_std: the prior's moments in search coordinates.
     """
 
     key: str
@@ -59,27 +65,42 @@ class Parameter:
     high: float
     prior_mean: float
     prior_std: float
+    log: bool = False
+    z_mean: float = 0.0
+    z_std: float = 1.0
 
-    @property
-    def center(self) -> float:
-        return 0.5 * (self.low + self.high)
-
-    @property
-    def half_width(self) -> float:
-        return 0.5 * (self.high - self.low)
+    def _ends(self) -> tuple[float, float]:
+        """The box's ends in the coordinate that maps linearly to ``z`` (the draw, or its logarithm)."""
+        return (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
 
     def to_value(self, z: float) -> float:
         """The draw at search coordinate ``z`` (clipped to [-1, 1])."""
-        return float(self.center + self.half_width * np.clip(z, -1.0, 1.0))
+        low, high = self._ends()
+        mapped = 0.5 * (low + high) + 0.5 * (high - low) * float(np.clip(z, -1.0, 1.0))
+        return float(np.exp(mapped)) if self.log else mapped
 
     def to_z(self, value: float) -> float:
-        return float((value - self.center) / self.half_width)
+        """The search coordinate of a draw."""
+        low, high = self._ends()
+        mapped = float(np.log(value)) if self.log else float(value)
+        return (mapped - 0.5 * (low + high)) / (0.5 * (high - low))
+
+    def moments(self, z_mean: float, z_std: float) -> tuple[float, float]:
+        """Mean and standard deviation (draw units) of the draw when ``z ~ N(z_mean, z_std^2)``: a normal's
+        for a linear map, a log-normal's for a logarithmic one."""
+        low, high = self._ends()
+        half = 0.5 * (high - low)
+        if not self.log:
+            return self.to_value(z_mean), float(z_std * half)
+        mu, sigma = 0.5 * (low + high) + half * z_mean, half * z_std
+        mean = float(np.exp(mu + 0.5 * sigma**2))
+        return mean, float(mean * np.sqrt(np.expm1(sigma**2)))
 
     @property
     def laplace_step(self) -> float:
         """The finite-difference step (z units) that measures the likelihood's curvature: a whole step of a
         rounded parameter, else a small one."""
-        return 1.0 / self.half_width if self.path[-1] in ROUNDED else LAPLACE_STEP
+        return 2.0 / (self.high - self.low) if self.path[-1] in ROUNDED else LAPLACE_STEP
 
     def acting(self, value: float) -> float:
         """The value as it acts (``latency_steps`` is rounded to whole steps)."""
@@ -156,7 +177,10 @@ def _parameter(param: _ParamBase, path: tuple[str | int, ...], key: str, label: 
         raise ConfigError(f"{key}: its prior has no width ({low!r} to {high!r}); a fixed value is a constant")
     domain = param.domain
     unit = "x nominal" if param.op == "scale" else (domain.unit if domain is not None else "")
-    return Parameter(key, path, label, param.op, unit, low, high, mean, std)
+    log = param.type == "log_uniform" and path[-1] not in ROUNDED
+    parameter = Parameter(key, path, label, param.op, unit, low, high, mean, std, log)
+    z = np.array([parameter.to_z(float(value)) for value in np.clip(samples, low, high)])
+    return dataclasses.replace(parameter, z_mean=float(z.mean()), z_std=float(z.std()))
 
 
 def _key(path: tuple[str | int, ...]) -> str:

@@ -2,11 +2,11 @@
 parameter (``plots/<n>_<name>.png``).
 
 A parameter counts as identified when the posterior's standard deviation is below ``IDENTIFIED`` times the
-prior's and it trades off with no other parameter: the data pins it down. Otherwise it stays wide (the
-recordings do not show it, or not enough of it), or it trades off: its correlation with another parameter
-in CMA-ES's final search distribution is at least ``TRADE_OFF`` in magnitude, so the data fits along a
-line of their combinations (a heavier pusher with stronger gains), and a narrow marginal says only where
-on that line the search stopped.
+prior's (in search coordinates: relative widths for a log-scaled parameter) and it trades off with no other
+parameter: the data pins it down. Otherwise it stays wide (the recordings do not show it, or not enough of
+it), or it trades off: its correlation with another parameter in CMA-ES's final search distribution is at
+least ``TRADE_OFF`` in magnitude, so the data fits along a line of their combinations (a heavier pusher
+with stronger gains), and a narrow marginal says only where on that line the search stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dr_sim.calibration.parameters import Parameter
 from dr_sim.extras import require
 from dr_sim.file_io import write_atomically
 
-IDENTIFIED = 0.25  # posterior std / prior std below which a parameter counts as pinned down
+IDENTIFIED = 0.25  # posterior std / prior std (search coordinates) below which a parameter counts as pinned down
 TRADE_OFF = 0.7  # |correlation| in the point search's final covariance from which two parameters trade off
 PLOTS = "plots"
 PURPOSE = "dr-sim calibrate's plots"
@@ -35,14 +35,17 @@ def parameter_rows(
     point: Sequence[float] | None,
     means: Sequence[float],
     stds: Sequence[float],
+    ratios: Sequence[float],
     correlation: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per parameter: its prior, the point estimate, the posterior, the parameters it trades off
-    with (``correlation``: the point search's, ``None`` without one) and whether it is identified (draw
-    units: the value for op ``set``, the factor for ``scale``, the offset for ``add``)."""
+    """One entry per parameter: its prior, the point estimate, the posterior, its width ratio (``ratios``:
+    the posterior's std over the prior's in search coordinates, so a log-scaled parameter's width is
+    relative), the parameters it trades off with (``correlation``: the point search's, ``None`` without
+    one) and whether it is identified (draw units: the value for op ``set``, the factor for ``scale``, the
+    offset for ``add``)."""
     rows = []
     for i, parameter in enumerate(parameters):
-        ratio = float(stds[i] / parameter.prior_std)
+        ratio = float(ratios[i])
         partners = (
             []
             if correlation is None
@@ -64,6 +67,7 @@ def parameter_rows(
                     "mean": parameter.prior_mean,
                     "std": parameter.prior_std,
                 },
+                "scale": "log" if parameter.log else "linear",
                 "point": None if point is None else parameter.acting(point[i]),
                 "posterior": {"mean": float(means[i]), "std": float(stds[i])},
                 "width_ratio": ratio,
@@ -152,8 +156,11 @@ def write_plots(
     names = []
     for i, (parameter, row, draws) in enumerate(zip(parameters, rows, prior_draws, strict=True)):
         figure, axes = pyplot.subplots(figsize=(5.0, 3.2))
-        axes.hist(draws, bins=40, range=(parameter.low, parameter.high), density=True, alpha=0.4, label="prior")
-        grid = np.linspace(parameter.low, parameter.high, 400)
+        space = np.geomspace if parameter.log else np.linspace
+        axes.hist(draws, bins=space(parameter.low, parameter.high, 41), density=True, alpha=0.4, label="prior")
+        if parameter.log:
+            axes.set_xscale("log")
+        grid = space(parameter.low, parameter.high, 400)
         mean, std = row["posterior"]["mean"], max(row["posterior"]["std"], 1e-12)
         density = np.exp(-0.5 * ((grid - mean) / std) ** 2)
         area = float(np.trapezoid(density, grid))
