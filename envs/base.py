@@ -280,12 +280,17 @@ class TabletopEnv(gym.Env[Any, np.ndarray], gym.utils.EzPickle):
         _, success, _ = self.evaluate(info)
         return observation, {"is_success": bool(success), "randomization": params, **info}
 
-    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def advance(self, action: np.ndarray) -> None:
+        """One control step of ``action`` (through the randomized actuation channel) without observing
+        it: no reward, observation or render (``dr-sim calibrate``'s replays track a recording this way)."""
         action = self.session.transmit(np.asarray(action, dtype=np.float64))
         self.act(action)
         for _ in range(self.substeps):
             self.before_substep()
             self.physics_client.stepSimulation()
+
+    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        self.advance(action)
         info = self.task_info()
         reward, success, terminated = self.evaluate(info)
         observation = self._observe(self.state())

@@ -13,14 +13,16 @@ and the observations come back as (T + 1, D) float64 arrays.
 Short-horizon replays (``ReplaySetup.horizon`` = k > 0, DROPO's way): the episode is reset once under the
 candidate and then tracks the recording: at every recorded step t the simulator is set to the recorded
 observation (``dr_sim.calibration.states``: from the observation alone, as for a real robot; what it does
-not hold, such as a puck's tilt and spin, stays as the simulator predicted it) and steps the recorded
-action. At every ``stride``-th step a segment branches off (``saveState``/``restoreState`` in memory):
-the actuation channel is primed with the recorded actions before t (``history`` of them, zeros before
-the episode's start: a latency queue then holds exactly what the robot's held), and k recorded actions
-are stepped (fewer at the episode's end). Each segment comes back as a (h + 1, D) array whose first row is the
-recorded observation it started from, in the order of ``segment_starts``, episode after episode. Errors
-no longer compound over a whole episode, so a contact-rich object (a pushed puck, whose whole-episode path
-is chaotic in its mass) is identified too, and an episode needs no start seed.
+not hold, such as a puck's tilt and spin, stays as the simulator predicted it) and advances the recorded
+action without observing it (the env's ``advance``, where it has one). The tracking pushes every recorded
+action through the actuation channel, so its latency queue holds what the robot's held. At every
+``stride``-th step a segment branches off (``saveState``/``restoreState`` in memory), and k recorded
+actions are stepped (fewer at the episode's end); the engine's state then goes back, and the actuation
+channel is primed again with the ``history`` recorded actions before t (zeros before the episode's
+start). Each segment comes back as a (h + 1, D) array whose first row is the recorded observation it
+started from, in the order of ``segment_starts``, episode after episode. Errors no longer compound over a
+whole episode, so a contact-rich object (a pushed puck, whose whole-episode path is chaotic in its mass)
+is identified too, and an episode needs no start seed.
 """
 
 from __future__ import annotations
@@ -121,13 +123,14 @@ class ReplayWorker:
         setup, unwrapped = self.setup, self.env.unwrapped
         client = unwrapped.physics_client
         starts = dict(segment_starts(len(episode.actions), setup.horizon, setup.stride))
+        advance = getattr(unwrapped, "advance", None) or self.env.step  # tracking needs no observation
         segments = []
+        self._prime(episode, 0)
         for t, action in enumerate(episode.actions):
             recorded = episode.observation(t)
             self.setter(unwrapped, recorded)  # the observed part; the rest as tracked so far
             if t in starts:
                 saved = client.saveState()
-                self._prime(episode, t)
                 observations = [flatten(recorded, keys)]
                 for segment_action in episode.actions[t : t + starts[t]]:
                     observation, *_ = self.env.step(segment_action)
@@ -135,8 +138,8 @@ class ReplayWorker:
                 segments.append(np.stack(observations))
                 client.restoreState(stateId=saved)
                 client.removeState(saved)
-            self._prime(episode, t)
-            self.env.step(action)  # tracking: the unobserved state follows the recorded past
+                self._prime(episode, t)  # the segment moved the actuation channel on; the engine's state is back
+            advance(action)  # tracking: the unobserved state follows the recorded past
         return segments
 
     def _prime(self, episode: Episode, start: int) -> None:
