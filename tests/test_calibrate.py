@@ -307,8 +307,9 @@ def test_with_a_latency_drawn_every_step_the_likelihood_of_replays_prefers_the_t
 
 def test_stochastic_replays_are_found_and_scored_by_the_synthetic_likelihood(recorded: Path, tmp_path: Path) -> None:
     prior = {**PRIOR, "actuation": {**PRIOR["actuation"], "latency_rate": {"type": "constant", "value": 40.0}}}
-    result = calibrate(prior, recorded, tmp_path / "out", method="cma", horizon=2, budget=8, point_samples=2)
-    assert result["point_objective"] == "synthetic likelihood"
-    # the prior mean under two sets of step seeds, 4 candidates (the budget of 8 replays) x 2 replays each,
-    # and the point estimate once more for its discrepancy
-    assert result["replays"] == 2 + 4 * 2 + 1
+    result = calibrate(prior, recorded, tmp_path / "out", method="cma", horizon=2, budget=16, point_samples=2)
+    assert result["point_objective"] == "discrepancy, then the synthetic likelihood"
+    # the prior mean under two sets of step seeds; half the budget of 16 replays on the discrepancy of one
+    # replay (8 candidates), the other half on the likelihood of 2 replays (4 candidates x 2); and the
+    # point estimate once more for its discrepancy
+    assert result["replays"] == 2 + 8 + 4 * 2 + 1
