@@ -69,30 +69,30 @@ class Parameter:
     z_mean: float = 0.0
     z_std: float = 1.0
 
-    def _ends(self) -> tuple[float, float]:
-        """The box's ends in the coordinate that maps linearly to ``z`` (the draw, or its logarithm)."""
-        return (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
+    def _affine(self) -> tuple[float, float]:
+        """(centre, half width) of the box in the coordinate that maps linearly to ``z``: the draw, or its
+        logarithm."""
+        low, high = (float(np.log(self.low)), float(np.log(self.high))) if self.log else (self.low, self.high)
+        return 0.5 * (low + high), 0.5 * (high - low)
 
     def to_value(self, z: float) -> float:
         """The draw at search coordinate ``z`` (clipped to [-1, 1])."""
-        low, high = self._ends()
-        mapped = 0.5 * (low + high) + 0.5 * (high - low) * float(np.clip(z, -1.0, 1.0))
+        centre, half = self._affine()
+        mapped = centre + half * float(np.clip(z, -1.0, 1.0))
         return float(np.exp(mapped)) if self.log else mapped
 
     def to_z(self, value: float) -> float:
         """The search coordinate of a draw."""
-        low, high = self._ends()
-        mapped = float(np.log(value)) if self.log else float(value)
-        return (mapped - 0.5 * (low + high)) / (0.5 * (high - low))
+        centre, half = self._affine()
+        return ((float(np.log(value)) if self.log else float(value)) - centre) / half
 
     def moments(self, z_mean: float, z_std: float) -> tuple[float, float]:
         """Mean and standard deviation (draw units) of the draw when ``z ~ N(z_mean, z_std^2)``: a normal's
         for a linear map, a log-normal's for a logarithmic one."""
-        low, high = self._ends()
-        half = 0.5 * (high - low)
+        centre, half = self._affine()
         if not self.log:
             return self.to_value(z_mean), float(z_std * half)
-        mu, sigma = 0.5 * (low + high) + half * z_mean, half * z_std
+        mu, sigma = centre + half * z_mean, half * z_std
         mean = float(np.exp(mu + 0.5 * sigma**2))
         return mean, float(mean * np.sqrt(np.expm1(sigma**2)))
 

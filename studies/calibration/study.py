@@ -94,9 +94,7 @@ class CalibrationStudyConfig(PolicyStudyConfig):
 
     @model_validator(mode="after")
     def _oracles_are_domains(self) -> CalibrationStudyConfig:
-        missing = [name for name in self.oracle if name not in self.domains]
-        if missing:
-            raise ValueError(f"oracle targets {missing} must also be listed in domains")
+        self.check_in_domains(self.oracle, "oracle targets")
         return self
 
 

@@ -40,11 +40,15 @@ class PolicyStudyConfig(StrictModel):
     base: dict[str, Any]
     policies: dict[str, dict[str, Any] | None] = Field(min_length=1)
 
+    def check_in_domains(self, names: list[str], what: str) -> None:
+        """One ``ValueError`` naming the ``names`` (the ``what`` key's) that ``domains`` does not list."""
+        missing = [name for name in names if name not in self.domains]
+        if missing:
+            raise ValueError(f"{what} {missing} must also be listed in domains")
+
     @model_validator(mode="after")
     def _shifts_are_domains(self) -> PolicyStudyConfig:
-        missing = [name for name in self.shifts if name not in self.domains]
-        if missing:
-            raise ValueError(f"shifts {missing} must also be listed in domains")
+        self.check_in_domains(self.shifts, "shifts")
         return self
 
 
