@@ -249,6 +249,45 @@ class TruncatedNormal(Distribution):
 
 
 @dataclass(frozen=True)
+class TruncatedLogNormal(Distribution):
+    """A log-normal restricted to ``[low, high]`` (both > 0): ``log(x)`` is a Gaussian of mean ``log(median)``
+    and standard deviation ``log_std`` (natural log: ``log_std`` 0.1 is about +-10 %), truncated to
+    ``[log(low), log(high)]``. The natural range of a parameter that spans decades, as ``log_uniform`` is;
+    ``dr-sim calibrate`` writes its posterior of such a parameter this way."""
+
+    median: Value
+    log_std: Value
+    low: Value
+    high: Value
+
+    def __post_init__(self) -> None:
+        arrays = {k: _as_array(k, getattr(self, k)) for k in ("median", "log_std", "low", "high")}
+        _broadcast_shape(**arrays)
+        for name in ("median", "low", "high"):
+            if np.any(arrays[name] <= 0):
+                raise DistributionError(f"truncated_log_normal {name} must be > 0, got {name}={getattr(self, name)!r}")
+        if np.any(arrays["log_std"] <= 0):
+            raise DistributionError(f"log_std must be > 0, got log_std={self.log_std!r}")
+        if np.any(arrays["low"] >= arrays["high"]):
+            raise DistributionError(f"low must be < high, got low={self.low!r} >= high={self.high!r}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return _broadcast_shape(**{k: np.asarray(getattr(self, k)) for k in ("median", "log_std", "low", "high")})
+
+    def _log_normal(self) -> TruncatedNormal:
+        logs = [np.log(np.asarray(getattr(self, k), float)) for k in ("median", "low", "high")]
+        return TruncatedNormal(_to_python(logs[0]), self.log_std, _to_python(logs[1]), _to_python(logs[2]))
+
+    def sample_array(self, rng: np.random.Generator) -> np.ndarray:
+        draws = np.exp(self._log_normal().sample_array(rng))
+        return np.clip(draws, self.low, self.high)  # exp(log(x)) may round past x
+
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        return _bounds(self.low, self.high, self.shape)
+
+
+@dataclass(frozen=True)
 class Choice(Distribution):
     """One of ``values`` (numbers or equal-length lists), with optional ``weights`` (normalised)."""
 

@@ -546,7 +546,7 @@ def param_range(param: Mapping[str, Any] | None) -> tuple[float, float] | None:
         return None
     kind = param.get("type")
     values: list[Any]
-    if kind in ("uniform", "log_uniform", "truncated_normal") and "low" in param:
+    if kind in ("uniform", "log_uniform", "truncated_normal", "truncated_log_normal") and "low" in param:
         values = [param["low"], param["high"]]
     elif kind == "constant":
         values = [param["value"], param["value"]]

@@ -597,6 +597,7 @@ def _param(draw: st.DrawFn) -> dict[str, Any]:
         "log_uniform": ("low", "high"),
         "normal": ("mean", "std"),
         "truncated_normal": ("mean", "std", "low", "high"),
+        "truncated_log_normal": ("median", "log_std", "low", "high"),
         "constant": ("value",),
     }
     param: dict[str, Any] = {"type": kind}
@@ -610,7 +611,11 @@ def _param(draw: st.DrawFn) -> dict[str, Any]:
     if draw(_rarely(10)):
         param["scope"], param["every"] = "every_n", draw(st.integers(-1, 5))
     if draw(_rarely(6)):  # junk: a key replaced, or added
-        key = draw(st.sampled_from(["type", "op", "low", "high", "mean", "std", "value", "values", "weights", "x"]))
+        key = draw(
+            st.sampled_from(
+                ["type", "op", "low", "high", "mean", "std", "median", "log_std", "value", "values", "weights", "x"]
+            )
+        )
         param[key] = draw(st.one_of(JUNK, st.sampled_from([*PARAM_TYPES, "poisson", "mul"])))
     return param
 

@@ -18,6 +18,7 @@ from dr_sim.sampling import (
     DistributionError,
     LogUniform,
     Normal,
+    TruncatedLogNormal,
     TruncatedNormal,
     Uniform,
 )
@@ -35,6 +36,8 @@ DISTRIBUTIONS: dict[str, Distribution] = {
     "normal_vector": Normal([0.0, 10.0, -3.0], 0.1),
     "truncated_normal": TruncatedNormal(0.0, 1.0, -0.5, 2.0),
     "truncated_normal_vector": TruncatedNormal([0.0, 1.0], [1.0, 0.1], [-1.0, 0.9], [1.0, 1.5]),
+    "truncated_log_normal": TruncatedLogNormal(1.0, 0.5, 0.2, 3.0),
+    "truncated_log_normal_vector": TruncatedLogNormal([1.0, 40.0], [0.1, 1.0], [0.1, 20.0], [10.0, 1000.0]),
     "choice": Choice((1.0, 2.0, 3.0)),
     "choice_weighted": Choice((1.0, 2.0, 3.0), (0.2, 0.0, 0.8)),
     "choice_vector": Choice(([0.0, 0.0], [1.0, 2.0], [3.0, 4.0]), (1.0, 1.0, 2.0)),
@@ -47,6 +50,7 @@ EXPECTED_SHAPES = {
     "log_uniform_vector": (2,),
     "normal_vector": (3,),
     "truncated_normal_vector": (2,),
+    "truncated_log_normal_vector": (2,),
     "choice_vector": (2,),
     "constant_vector": (3,),
 }
@@ -156,6 +160,14 @@ def test_log_uniform_with_equal_bounds_returns_that_value(value: float) -> None:
     assert LogUniform(value, value).sample(np.random.default_rng(0)) == value
 
 
+def assert_finite_draws_inside(dist: Distribution, seed: int, low: float, high: float) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        x = dist.sample(rng)
+        assert low <= x <= high
+        assert math.isfinite(x)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     mean=st.floats(min_value=-100, max_value=100),
@@ -165,13 +177,32 @@ def test_log_uniform_with_equal_bounds_returns_that_value(value: float) -> None:
     seed=SEEDS,
 )
 def test_truncated_normal_draws_inside_bounds(mean: float, std: float, low: float, span: float, seed: int) -> None:
-    high = low + span
-    rng = np.random.default_rng(seed)
-    dist = TruncatedNormal(mean, std, low, high)
-    for _ in range(10):
-        x = dist.sample(rng)
-        assert low <= x <= high
-        assert math.isfinite(x)
+    assert_finite_draws_inside(TruncatedNormal(mean, std, low, low + span), seed, low, low + span)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    median=positive,
+    log_std=st.floats(min_value=1e-3, max_value=10),
+    low=positive,
+    factor=st.floats(min_value=1.001, max_value=1e6),
+    seed=SEEDS,
+)
+def test_truncated_log_normal_draws_inside_bounds(
+    median: float, log_std: float, low: float, factor: float, seed: int
+) -> None:
+    """Inside the box and finite wherever the median sits, also decades outside it."""
+    assert_finite_draws_inside(TruncatedLogNormal(median, log_std, low, low * factor), seed, low, low * factor)
+
+
+def test_truncated_log_normal_is_symmetric_in_the_logarithm() -> None:
+    """Half the draws fall below the median, and a factor k above it is as likely as a factor k below."""
+    dist = TruncatedLogNormal(2.0, 0.3, 0.02, 200.0)
+    rng = np.random.default_rng(3)
+    logs = np.log([dist.sample(rng) for _ in range(N)]) - math.log(2.0)
+    assert abs(np.mean(logs < 0) - 0.5) < 0.03
+    assert abs(np.mean(logs > math.log(1.5)) - np.mean(logs < -math.log(1.5))) < 0.03
+    assert np.std(logs) == pytest.approx(0.3, rel=0.05)
 
 
 @settings(max_examples=100, deadline=None)
@@ -246,6 +277,15 @@ def log_uniform_mean(low: float, high: float) -> float:
     return (high - low) / math.log(high / low)
 
 
+def truncated_log_normal_mean(median: float, log_std: float, low: float, high: float) -> float:
+    """E[exp(Y)] for Y ~ N(log median, log_std^2) truncated to [log low, log high]."""
+    mu = math.log(median)
+    a, b = (math.log(low) - mu) / log_std, (math.log(high) - mu) / log_std
+    mass = _upper_tail(a) - _upper_tail(b)
+    shifted = _upper_tail(a - log_std) - _upper_tail(b - log_std)
+    return math.exp(mu + 0.5 * log_std**2) * shifted / mass
+
+
 MEAN_CASES: list[tuple[str, Callable[[], Distribution], float | list[float]]] = [
     ("uniform", lambda: Uniform(-1.0, 3.0), 1.0),
     ("uniform_vector", lambda: Uniform([0.0, 10.0], [1.0, 20.0]), [0.5, 15.0]),
@@ -263,6 +303,16 @@ MEAN_CASES: list[tuple[str, Callable[[], Distribution], float | list[float]]] = 
         "truncated_normal_vector",
         lambda: TruncatedNormal([0.0, 5.0], [1.0, 3.0], [0.0, -5.0], [3.0, 6.0]),
         [truncated_normal_moments(0, 1, 0, 3)[0], truncated_normal_moments(5, 3, -5, 6)[0]],
+    ),
+    (
+        "truncated_log_normal",
+        lambda: TruncatedLogNormal(2.0, 0.8, 0.5, 20.0),
+        truncated_log_normal_mean(2.0, 0.8, 0.5, 20.0),
+    ),
+    (
+        "truncated_log_normal_vector",
+        lambda: TruncatedLogNormal([1.0, 100.0], [0.2, 1.5], [0.1, 20.0], [10.0, 1000.0]),
+        [truncated_log_normal_mean(1.0, 0.2, 0.1, 10.0), truncated_log_normal_mean(100.0, 1.5, 20.0, 1000.0)],
     ),
     ("choice", lambda: Choice((0.0, 1.0, 10.0)), 11.0 / 3),
     ("choice_weighted", lambda: Choice((0.0, 1.0, 10.0), (1.0, 3.0, 0.0)), 0.75),
@@ -337,6 +387,15 @@ INVALID: list[tuple[str, Callable[[], Distribution], str]] = [
         lambda: TruncatedNormal([0.0, 0.0], 1.0, [-1.0, -1.0, -1.0], 1.0),
         r"differ in length",
     ),
+    (
+        "truncated_log_normal_zero_low",
+        lambda: TruncatedLogNormal(1.0, 0.1, 0.0, 2.0),
+        r"truncated_log_normal low must be > 0.*low=0\.0",
+    ),
+    ("truncated_log_normal_zero_median", lambda: TruncatedLogNormal(0.0, 0.1, 0.5, 2.0), r"median must be > 0"),
+    ("truncated_log_normal_zero_log_std", lambda: TruncatedLogNormal(1.0, 0.0, 0.5, 2.0), r"log_std must be > 0"),
+    ("truncated_log_normal_low_above_high", lambda: TruncatedLogNormal(1.0, 0.1, 2.0, 0.5), r"low must be < high"),
+    ("truncated_log_normal_inf_high", lambda: TruncatedLogNormal(1.0, 0.1, 0.5, INF), r"high must be finite"),
     ("choice_empty", lambda: Choice(()), r"at least one value"),
     ("choice_mixed_lengths", lambda: Choice(([1.0, 2.0], [1.0, 2.0, 3.0])), r"same length"),
     ("choice_scalar_and_vector", lambda: Choice((1.0, [1.0, 2.0])), r"same length"),

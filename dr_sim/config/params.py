@@ -3,7 +3,7 @@
 In YAML a parameter reads ``{type: log_uniform, low: 0.25, high: 4, op: scale}``:
 
 - ``type`` picks the distribution (``uniform``, ``log_uniform``, ``normal``, ``truncated_normal``,
-  ``choice``, ``constant``) and the remaining keys are its arguments, scalars or lists;
+  ``truncated_log_normal``, ``choice``, ``constant``) and the remaining keys are its arguments, scalars or lists;
 - ``op`` says how a draw combines with the nominal value: ``set`` (the draw is the value),
   ``scale`` (nominal x draw) or ``add`` (nominal + draw);
 - ``scope`` says when it is re-drawn: ``episode`` (every reset, the default), ``step``, or
@@ -37,6 +37,7 @@ from dr_sim.sampling import (
     DistributionError,
     LogUniform,
     Normal,
+    TruncatedLogNormal,
     TruncatedNormal,
     Uniform,
 )
@@ -437,6 +438,17 @@ class TruncatedNormalParam(_ParamBase):
         return TruncatedNormal(self.mean, self.std, self.low, self.high)
 
 
+class TruncatedLogNormalParam(_ParamBase):
+    type: Literal["truncated_log_normal"]
+    median: Number
+    log_std: Number
+    low: Number
+    high: Number
+
+    def _build(self) -> Distribution:
+        return TruncatedLogNormal(self.median, self.log_std, self.low, self.high)
+
+
 class ChoiceParam(_ParamBase):
     type: Literal["choice"]
     values: list[Number] = Field(min_length=1)
@@ -455,9 +467,15 @@ class ConstantParam(_ParamBase):
         return Constant(self.value)
 
 
-PARAM_TYPES = ("uniform", "log_uniform", "normal", "truncated_normal", "choice", "constant")
+PARAM_TYPES = ("uniform", "log_uniform", "normal", "truncated_normal", "truncated_log_normal", "choice", "constant")
 
 Param = Annotated[
-    UniformParam | LogUniformParam | NormalParam | TruncatedNormalParam | ChoiceParam | ConstantParam,
+    UniformParam
+    | LogUniformParam
+    | NormalParam
+    | TruncatedNormalParam
+    | TruncatedLogNormalParam
+    | ChoiceParam
+    | ConstantParam,
     Field(discriminator="type"),
 ]
