@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dr_sim.calibration.calibrate import CONFIG_FILE, JSON_FILE, REPORT_FILE, calibrate, replay_problem
-from dr_sim.calibration.discrepancy import discrepancy, log_likelihood
+from dr_sim.calibration.discrepancy import compared_columns, discrepancy, log_likelihood
 from dr_sim.calibration.parameters import find_parameters
 from dr_sim.calibration.simulator import replay
 from dr_sim.config import load_config
@@ -56,7 +56,8 @@ PRIOR = {
         "action_noise_std": {"type": "constant", "value": 0.01},  # noise: kept in the output, not inferred
     },
 }
-SMALL = {"budget": 300, "posterior_budget": 8, "samples": 4}  # about 350 replays of 3 episodes (25 s)
+PUSHER_STATE = ["observation[0:4]"]  # the tip's position and velocity: what the pusher's parameters move smoothly
+SMALL = {"budget": 300, "posterior_budget": 8, "samples": 4, "compare": PUSHER_STATE}  # ~350 replays (25 s)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,9 @@ def calibrated(recorded: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 
 def test_known_parameters_are_recovered_within_ten_percent(calibrated: dict[str, Any]) -> None:
+    """Compared on the pusher's own state: the puck it strikes moves chaotically in the pusher's parameters
+    over a whole episode (over eight search seeds, comparing every dimension missed a parameter by more
+    than 10 % in each; the pusher's state, in one)."""
     rows = {row["key"]: row for row in calibrated["parameters"]}
     for key, true in TRUE.items():
         row = rows[key]
@@ -121,6 +125,37 @@ def test_train_starts_on_the_calibrated_config(calibrated: dict[str, Any], tiny_
     config = Path(calibrated["written"]["config"])
     run = train(tiny_rl(tmp_path / "run", randomization=str(config), total_timesteps=120))
     assert (run / "checkpoints").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("parts", "columns"),
+    [
+        (None, list(range(16))),
+        (["observation"], list(range(6, 16))),
+        (["observation[0:4]", "achieved_goal[-1]"], [6, 7, 8, 9, 2]),
+        (["desired_goal[:2]", "observation[9]"], [3, 4, 15]),
+    ],
+)
+def test_compare_names_parts_of_the_observation(parts: list[str] | None, columns: list[int]) -> None:
+    keys, widths = ["achieved_goal", "desired_goal", "observation"], [3, 3, 10]
+    assert compared_columns(parts, keys, widths).tolist() == columns
+    assert compared_columns(["[1:3]"], [""], [5]).tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("parts", "match"),
+    [
+        (["velocity"], "names no part of the recorded observation; give KEY, KEY[i] or KEY[a:b] with KEY one of"),
+        (["observation[12]"], "index 12 is outside observation's 10 dimensions"),
+        (["observation[4:4]"], "selects no dimension"),
+        (["observation[0:2", "x"], "names no part"),
+        (["observation", "observation[0]"], "names a dimension twice"),
+    ],
+)
+def test_a_bad_compare_is_one_clear_error(parts: list[str], match: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(match)) as error:
+        compared_columns(parts, ["achieved_goal", "desired_goal", "observation"], [3, 3, 10])
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +217,7 @@ def test_short_horizon_replays_recover_the_pucks_friction(tmp_path: Path) -> Non
 def test_a_log_uniform_prior_is_searched_in_its_logarithm() -> None:
     """A parameter that spans decades (a log-uniform prior) gets search coordinates in its logarithm: the
     search starts at the geometric centre, a factor of 2 is the same step at either end, and a Gaussian
-    in those coordinates is reported with the log-normal's moments."""
+    in those coordinates is written as a truncated log-normal."""
     import numpy as np
 
     (friction,) = find_parameters(load_config(PUCK_PRIOR))  # log-uniform on [0.2, 8]
@@ -192,13 +227,83 @@ def test_a_log_uniform_prior_is_searched_in_its_logarithm() -> None:
     assert friction.to_value(friction.to_z(2.0)) == pytest.approx(2.0)
     assert friction.z_mean == pytest.approx(0.0, abs=0.05)  # uniform on [-1, 1]
     assert friction.z_std == pytest.approx(1 / np.sqrt(3), rel=0.05)
-    sigma = 0.1 * np.log(8.0 / 0.2) / 2  # a z std of 0.1, in natural-log units
-    mean, std = friction.moments(0.0, 0.1)
-    assert mean == pytest.approx(np.sqrt(1.6) * np.exp(sigma**2 / 2))
-    assert std == pytest.approx(mean * np.sqrt(np.expm1(sigma**2)))
+    entry = friction.training_range(0.0, 0.1)  # a z std of 0.1: a log-normal in the parameter's units
+    assert entry == {
+        "type": "truncated_log_normal",
+        "median": pytest.approx(np.sqrt(1.6)),
+        "log_std": pytest.approx(0.1 * np.log(8.0 / 0.2) / 2),  # natural-log units
+        "low": 0.2,
+        "high": 8.0,
+    }
     (mass,) = find_parameters(load_config({"physics": {"links": [{"select": "object/*", "mass": UNIFORM_MASS}]}}))
     assert not mass.log
     assert mass.to_value(0.0) == pytest.approx(0.3)
+    assert mass.training_range(0.0, 0.1) == {
+        "type": "truncated_normal",
+        "mean": pytest.approx(0.3),
+        "std": pytest.approx(0.02),  # kg: 0.1 of the half width
+        "low": 0.1,
+        "high": 0.5,
+    }
+
+
+def friction_prior_z_std() -> float:
+    (friction,) = find_parameters(load_config(PUCK_PRIOR))
+    return friction.z_std
+
+
+def test_a_calibrated_log_range_is_a_log_normal_no_narrower_than_the_floor(tmp_path: Path) -> None:
+    """The puck's friction (a log-uniform prior) comes back as a truncated log-normal around the estimate,
+    at least ``min_width`` of the prior's spread wide; an env on the calibrated config draws it, as PyBullet
+    reads back, and calibrating that config again searches the friction in its logarithm."""
+    import gymnasium as gym
+    import numpy as np
+
+    out = tmp_path / "puck"
+    record(ENV_ID, "scripted", PUCK_TARGET, 2, out, seed=0, max_steps=30)
+    result = calibrate(PUCK_PRIOR, out, tmp_path / "calibration", method="cma", horizon=2, budget=12, min_width=0.2)
+    written = yaml.safe_load(Path(result["written"]["config"]).read_text())
+    entry = written["physics"]["links"][0]["lateral_friction"]
+    assert entry["type"] == "truncated_log_normal"
+    assert (entry["low"], entry["high"]) == (0.2, 8.0)
+    assert entry["median"] == pytest.approx(result["parameters"][0]["point"])
+    prior_log_std = np.log(8.0 / 0.2) / np.sqrt(12)  # a log-uniform's, in natural-log units
+    assert entry["log_std"] >= 0.2 * prior_log_std * (1 - 1e-3)
+    env = gym.make(ENV_ID, randomization=result["written"]["config"])
+    try:
+        drawn = []
+        for seed in range(12):
+            env.reset(seed=seed)
+            scene = env.unwrapped.session.engine.scene
+            drawn.append(scene.dynamics(scene.links["object/link0"])["lateral_friction"])
+    finally:
+        env.close()
+    logs = np.log(drawn) - np.log(entry["median"])
+    assert np.all((np.array(drawn) >= 0.2) & (np.array(drawn) <= 8.0))
+    assert 0.3 * entry["log_std"] < np.std(logs) < 3 * entry["log_std"]  # drawn as written, not fixed
+    (again,) = find_parameters(load_config(result["written"]["config"]))
+    assert again.log
+    assert again.z_std < 0.99 * friction_prior_z_std()  # narrower than the log-uniform prior it came from
+    assert np.sign(again.z_mean) == np.sign(again.to_z(entry["median"]))  # and moved toward the estimate
+
+
+def test_min_width_zero_writes_the_posterior_as_it_is_and_out_of_range_is_refused(
+    recorded: Path, tmp_path: Path
+) -> None:
+    tiny = {"budget": 6, "posterior_budget": 4, "samples": 2, "seed": 5}
+    wide = calibrate(PRIOR, recorded, tmp_path / "wide", **tiny, min_width=1.0)
+    exact = calibrate(PRIOR, recorded, tmp_path / "exact", **tiny, min_width=0.0)
+    for floor, raw in zip(wide["parameters"], exact["parameters"], strict=True):
+        assert floor["posterior"]["std"] >= raw["posterior"]["std"] * (1 - 1e-6), floor["key"]
+        assert floor["width_ratio"] == raw["width_ratio"]  # the report keeps the posterior's own width
+    assert any(
+        f["posterior"]["std"] > 1.5 * r["posterior"]["std"]
+        for f, r in zip(wide["parameters"], exact["parameters"], strict=True)
+    )
+    with pytest.raises(ConfigError, match=r"--min-width must be a number from 0 to 1.*got 1\.5") as error:
+        calibrate(PRIOR, recorded, tmp_path / "bad", **tiny, min_width=1.5)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_short_horizon_replay_does_not_depend_on_the_replays_before_it(tmp_path: Path) -> None:

@@ -134,6 +134,7 @@ def test_out_must_be_png(tmp_path: Path) -> None:
 def test_bad_argument_is_one_line() -> None:
     assert_one_line_error(dr_sim("preview", "visual", "-n", "zero"), "-n")
     assert_one_line_error(dr_sim("frobnicate"), "frobnicate")
+    assert_one_line_error(dr_sim("calibrate", "physics", "runs/none", "--min-width", "2"), "--min-width", "0 to 1")
 
 
 def test_unknown_env_is_one_line(tmp_path: Path) -> None:

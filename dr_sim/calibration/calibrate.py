@@ -1,6 +1,6 @@
 """Calibrate dynamics ranges from a target system's trajectories: ``dr-sim calibrate CONFIG TRAJECTORIES --out
 DIR [--method cma|posterior|both] [--horizon K [--stride S]] [--budget N] [--posterior-budget M] [--samples K]
-[--seed S] [--workers W] [--backend local|ray [--address auto|HOST:PORT]]``.
+[--min-width F] [--compare PART [PART ...]] [--seed S] [--workers W] [--backend local|ray [--address auto|HOST:PORT]]``.
 
 - ``CONFIG``: a randomization config (preset, YAML or mapping). Its physics and actuation ranges are the
   priors of the parameters to infer, its ``op``s say how each acts (``dr_sim.calibration.parameters``).
@@ -10,7 +10,9 @@ DIR [--method cma|posterior|both] [--horizon K [--stride S]] [--budget N] [--pos
 - Simulation: each recorded action sequence is replayed from its recorded start state under candidate
   parameters set exactly (``dr_sim.calibration.simulator``), and compared with the recording
   (``dr_sim.calibration.discrepancy``: a Huber loss robust to observation noise; latency is modelled,
-  as the actuation randomizer's parameter, not aligned away).
+  as the actuation randomizer's parameter, not aligned away). ``--compare`` restricts it to parts of the
+  observation: whole-episode replays are chaotic in the objects a robot strikes, and the robot's own
+  state identifies the robot's parameters where the whole observation leaves a rugged field of dips.
 - ``--horizon K`` (DROPO's short-horizon replays): instead of whole episodes, the simulator is set to the
   recorded observation at every ``--stride``-th step and simulates K recorded actions from there
   (``dr_sim.calibration.states``: from the observation alone, so a real robot's trajectories work the
@@ -36,13 +38,18 @@ DIR [--method cma|posterior|both] [--horizon K [--stride S]] [--budget N] [--pos
   ``--backend ray``. Every draw comes from ``--seed``: the same seed gives bit-identical outputs for any
   number of workers.
 
-Outputs in ``DIR``: ``calibrated.yaml``, the config with every inferred range replaced by the posterior (a
-``truncated_normal`` within the prior's box; the ``op`` and every other section kept), which
-``dr-sim train`` takes as its ``randomization``; ``calibration.json`` and ``report.md`` (per parameter: prior,
-point estimate, posterior, its width against the prior's and whether the data identifies it; the
-discrepancy at the prior's mean, the point estimate and the posterior mean); ``plots/``, prior against
-posterior per parameter. A ``DIR`` holding another calibration is refused; the same settings are
-computed again (with the same result).
+Outputs in ``DIR``: ``calibrated.yaml``, the config with every inferred range replaced by the training
+range of the posterior, which ``dr-sim train`` takes as its ``randomization`` (the ``op`` and every other
+section kept): within the prior's box, a ``truncated_log_normal`` where the search maps the logarithm, else
+a ``truncated_normal``, each at least ``--min-width`` (default ``MIN_WIDTH``) of the prior's std wide in
+search coordinates. The floor is there because a posterior of a simulator that cannot match the target
+exactly is overconfident: DROPO's Gaussian narrows to a few parts in ten thousand wherever the replays are
+sensitive, also around a wrong value that trades off with another (a light pusher driven by weak gains),
+and a policy trained on such a sliver meets the true dynamics as a shift. ``calibration.json`` and
+``report.md`` (per parameter: prior, point estimate, the training range's mean and std, the posterior's
+width against the prior's and whether the data identifies it; the discrepancy at the prior's mean, the point
+estimate and the posterior mean); ``plots/``, prior against the training range per parameter. A ``DIR``
+holding another calibration is refused; the same settings are computed again (with the same result).
 """
 
 from __future__ import annotations
@@ -59,10 +66,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dr_sim.arguments import non_negative_int, positive_int, run_command
+from dr_sim.arguments import fraction, non_negative_int, positive_int, run_command
 from dr_sim.backends import Backend, add_backend_arguments, backend_from_args
 from dr_sim.calibration.discrepancy import (
     Scales,
+    compared_columns,
     discrepancy,
     flatten_steps,
     log_likelihood,
@@ -76,6 +84,7 @@ from dr_sim.calibration.parameters import (
     calibrated_mapping,
     config_mapping,
     find_parameters,
+    range_draws,
     replay_mapping,
 )
 from dr_sim.calibration.report import parameter_rows, verdict, write_json, write_markdown, write_plots
@@ -93,6 +102,7 @@ BUDGET = 300  # replays of the trajectory set by CMA-ES
 POSTERIOR_BUDGET = 60  # evaluations of DROPO's objective
 SAMPLES = 8  # parameter samples per evaluation of DROPO's objective
 POINT_SAMPLES = 4  # replays per candidate of the point estimate when replays are stochastic
+MIN_WIDTH = 0.1  # the training ranges' least std, as a fraction of the prior's (search coordinates)
 FINE_STEP = 0.15  # z units: the synthetic-likelihood search's initial width around the discrepancy's answer
 START_TOLERANCE = 0.5  # spreads: the largest start residual that still counts as the recorded start state
 CONFIG_FILE, JSON_FILE, REPORT_FILE = "calibrated.yaml", "calibration.json", "report.md"
@@ -110,6 +120,8 @@ def calibrate(
     posterior_budget: int = POSTERIOR_BUDGET,
     samples: int = SAMPLES,
     point_samples: int = POINT_SAMPLES,
+    min_width: float = MIN_WIDTH,
+    compare: Sequence[str] | None = None,
     seed: int = 0,
     workers: int = 1,
     backend: Backend | None = None,
@@ -130,6 +142,10 @@ def calibrate(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
+    if isinstance(min_width, bool) or not isinstance(min_width, int | float) or not 0.0 <= min_width <= 1.0:
+        raise ConfigError(
+            f"--min-width must be a number from 0 to 1 (a fraction of the prior's width), got {min_width!r}"
+        )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2 or samples % 2:
         raise ConfigError(f"--samples must be an even number >= 2 (antithetic pairs), got {samples!r}")
     loaded = load_config(config)
@@ -154,12 +170,14 @@ def calibrate(
         "posterior_budget": posterior_budget,
         "samples": samples,
         "point_samples": point_samples,
+        "min_width": float(min_width),
+        "compare": None if compare is None else list(compare),
         "seed": int(seed),
     }
     root = Path(out)
+    problem = replay_problem(loaded, parameters, recorded, horizon, stride, compare)
     _check_out(root, settings)
-    problem = replay_problem(loaded, parameters, recorded, horizon, stride)
-    setup, whole, real, scales = problem.setup, problem.whole, problem.real, problem.scales
+    setup, whole, real, scales, columns = problem.setup, problem.whole, problem.real, problem.scales, problem.columns
     rng = np.random.default_rng(seed)
     point_rng, posterior_rng, seed_rng = rng.spawn(3)
     episodes = len(recorded.episodes)
@@ -178,7 +196,7 @@ def calibrate(
         def simulate(batch: list[tuple[tuple[float, ...], tuple[int, ...]]]) -> list[list[np.ndarray]]:
             nonlocal replays
             replays += len(batch)
-            return evaluator.map(batch)
+            return [[episode[:, columns] for episode in replayed] for replayed in evaluator.map(batch)]
 
         def discrepancies(batch: Any) -> list[float]:
             return [discrepancy(sim, real, scales) for sim in simulate([(values(z), step_seeds) for z in batch])]
@@ -249,13 +267,15 @@ def calibrate(
             if progress:
                 print(f"calibrate: DROPO posterior after {posterior.search.evaluations} evaluations", file=sys.stderr)
     point_values = None if point is None else list(values(point))
-    moments = [p.moments(float(z), float(s)) for p, z, s in zip(parameters, mean_z, std_z, strict=True)]
-    means, stds = [mean for mean, _ in moments], [std for _, std in moments]
+    training_std_z = np.maximum(std_z, min_width * prior_std_z)
+    ranges = [p.training_range(float(z), float(w)) for p, z, w in zip(parameters, mean_z, training_std_z, strict=True)]
+    draws = [range_draws(entry) for entry in ranges]
+    means, stds = [float(d.mean()) for d in draws], [float(d.std()) for d in draws]
     rows = parameter_rows(parameters, point_values, means, stds, std_z / prior_std_z, correlation)
-    calibrated = calibrated_mapping(loaded, parameters, means, stds, str(root / CONFIG_FILE))
+    calibrated = calibrated_mapping(loaded, parameters, ranges, str(root / CONFIG_FILE))
     root.mkdir(parents=True, exist_ok=True)
     write_atomically(root / CONFIG_FILE, _yaml_text(calibrated, recorded.root, method).encode())
-    plots = write_plots(root, parameters, rows, [_prior_draws(loaded, p) for p in parameters])
+    plots = write_plots(root, parameters, rows, [_prior_draws(loaded, p) for p in parameters], draws)
     result = {
         "settings": settings,
         "config": origin,
@@ -266,6 +286,7 @@ def calibrate(
         "method": method,
         "point_objective": "discrepancy, then the synthetic likelihood" if stochastic else "discrepancy",
         "replay": "whole episodes" if horizon == 0 else f"{len(real)} segments of {horizon} steps every {stride}",
+        "compared": "every observation dimension" if compare is None else " ".join(compare),
         "seed": int(seed),
         "parameters": rows,
         "discrepancy": result_discrepancy,
@@ -283,21 +304,28 @@ def calibrate(
 @dataclass(frozen=True)
 class ReplayProblem:
     """What candidates are replayed against: the replays' ``setup``, the recorded episodes flattened
-    (``whole``, (T + 1, D) each), those cut as the replays simulate them (``real``: ``whole`` itself, or
-    short segments) and the observation ``scales``."""
+    (``whole``, (T + 1, D) each), the ``columns`` of those the discrepancy compares, the compared columns
+    cut as the replays simulate them (``real``: ``whole``'s own, or short segments) and their ``scales``."""
 
     setup: ReplaySetup
     whole: list[np.ndarray]
+    columns: np.ndarray
     real: list[np.ndarray]
     scales: Scales
 
 
 def replay_problem(
-    loaded: DRConfig, parameters: Sequence[Parameter], recorded: TrajectorySet, horizon: int = 0, stride: int = 1
+    loaded: DRConfig,
+    parameters: Sequence[Parameter],
+    recorded: TrajectorySet,
+    horizon: int = 0,
+    stride: int = 1,
+    compare: Sequence[str] | None = None,
 ) -> ReplayProblem:
     """The replays of ``recorded`` under ``loaded``'s dynamics with ``parameters`` set per candidate
-    (whole episodes, or ``horizon``-step segments every ``stride`` steps); the recorded env is checked
-    against the recording's spaces and control period first."""
+    (whole episodes, or ``horizon``-step segments every ``stride`` steps), compared on the observation
+    ``compare`` names (``compared_columns``; all by default); the recorded env is checked against the
+    recording's spaces and control period first."""
     replay = replay_mapping(loaded)
     probe = make_randomized_env(recorded.env, replay, recorded.env_kwargs)
     try:
@@ -307,7 +335,10 @@ def replay_problem(
         probe.close()
     keys = observation_keys(recorded.observation_space)
     whole = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
-    real = whole if horizon == 0 else short_segments(whole, horizon, stride)
+    widths = [flatten_steps(recorded.episodes[0].observations, [key]).shape[1] for key in keys]
+    columns = compared_columns(compare, keys, widths)
+    compared = [episode[:, columns] for episode in whole]
+    real = compared if horizon == 0 else short_segments(compared, horizon, stride)
     episodes = tuple(
         Episode(
             int(episode.start_seed or 0), np.asarray(episode.actions), episode.observations if horizon > 0 else None
@@ -318,7 +349,7 @@ def replay_problem(
     setup = ReplaySetup(
         recorded.env, recorded.env_kwargs, replay, tuple(parameters), episodes, tuple(keys), horizon, stride, history
     )
-    return ReplayProblem(setup, whole, real, Scales.of(whole))
+    return ReplayProblem(setup, whole, columns, real, Scales.of(whole).select(columns))
 
 
 def short_segments(episodes: list[np.ndarray], horizon: int, stride: int) -> list[np.ndarray]:
@@ -415,6 +446,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=POINT_SAMPLES,
         help=f"replays per CMA-ES candidate when replays are stochastic (default {POINT_SAMPLES})",
     )
+    parser.add_argument(
+        "--min-width",
+        type=fraction,
+        default=MIN_WIDTH,
+        help=f"the training ranges' least std, a fraction of the prior's (default {MIN_WIDTH:g}; 0: the posterior's)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="PART",
+        default=None,
+        help="the observation parts the discrepancy compares: KEY, KEY[i] or KEY[a:b] of a Dict observation, "
+        "[i] or [a:b] of a Box (default: all); e.g. the robot's own state when objects it strikes move chaotically",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of every draw (default 0)")
     parser.add_argument("--workers", type=positive_int, default=1, help="replay workers, one env each (default 1)")
     add_backend_arguments(parser)
@@ -436,6 +481,8 @@ def run(args: argparse.Namespace) -> int:
         posterior_budget=args.posterior_budget,
         samples=args.samples,
         point_samples=args.point_samples,
+        min_width=args.min_width,
+        compare=args.compare,
         seed=args.seed,
         workers=args.workers,
         backend=backend_from_args(args),

@@ -12,6 +12,13 @@ deviation, floored), so positions in metres, velocities in m/s and angles weigh 
 - ``log_likelihood``: DROPO's likelihood (Tiboni et al. 2023): at every step, the simulated observations
   under K sampled parameter vectors give a Gaussian (their mean and variance, per dimension), widened
   by the observation noise ``Scales.noise``; the recorded observation's log density under it, summed.
+- ``compared_columns``: which flattened dimensions the two compare (``--compare``; all by default). A
+  whole-episode replay of a contact-rich scene is chaotic in the objects the robot strikes (a 2 % change
+  of a pusher's damping moves where a puck ends up by centimetres, one way or the other), so a discrepancy
+  over those dimensions is a field of narrow dips that no search lands in reliably, while the robot's own
+  state responds smoothly to its mass, damping, gains and latency. Comparing the robot's own state then
+  identifies the robot's parameters; an object's parameters need its dimensions (and short-horizon
+  replays, ``--horizon``).
 - ``Scales.noise`` is estimated from the recordings themselves: the median absolute second difference per
   dimension (robust to the trajectory's own motion and to outliers), which for white noise of std s is
   ``0.6745 * sqrt(6) * s``; floored at ``NOISE_FLOOR`` spreads.
@@ -19,12 +26,14 @@ deviation, floored), so positions in metres, velocities in m/s and angles weigh 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dr_sim.errors import ConfigError
 from dr_sim.trajectories.spaces import leaves
 
 HUBER_DELTA = 1.0  # spreads
@@ -65,6 +74,49 @@ def flatten_steps(observations: Any, keys: Sequence[str]) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+COMPONENT = re.compile(r"^(?P<key>[A-Za-z_][\w.]*)?(?:\[(?P<start>-?\d+)?(?P<colon>:)?(?P<stop>-?\d+)?\])?$")
+
+
+def compared_columns(components: Sequence[str] | None, keys: Sequence[str], widths: Sequence[int]) -> np.ndarray:
+    """The flattened dimensions that ``components`` name, in order: each ``KEY`` (a Dict entry, nested
+    ones as ``a.b``), ``KEY[i]`` or ``KEY[a:b]`` (Python indexing into that entry's flattened vector); a
+    plain Box observation is ``[i]`` or ``[a:b]``. ``None``: every dimension. ``widths``: each key's
+    flattened size."""
+    offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+    if components is None:
+        return np.arange(offsets[-1])
+    plain = list(keys) == [""]
+    form = "[i] or [a:b]" if plain else f"KEY, KEY[i] or KEY[a:b] with KEY one of {', '.join(keys)}"
+    columns: list[int] = []
+    for component in components:
+        match = COMPONENT.match(component.strip())
+        key = (match.group("key") or "") if match else None
+        if match is None or key not in keys or (not key and not plain):
+            raise ConfigError(f"--compare {component!r} names no part of the recorded observation; give {form}")
+        index = list(keys).index(key)
+        span = range(offsets[index], offsets[index + 1])
+        start, stop = match.group("start"), match.group("stop")
+        if match.group("colon"):
+            chosen = span[slice(None if start is None else int(start), None if stop is None else int(stop))]
+        elif start is not None:
+            if not -len(span) <= int(start) < len(span):
+                raise ConfigError(
+                    f"--compare {component!r}: index {start} is outside {key or 'the observation'}'s "
+                    f"{len(span)} dimensions"
+                )
+            chosen = span[int(start) : int(start) + 1 or None]
+        else:
+            chosen = span
+        if not chosen:
+            raise ConfigError(
+                f"--compare {component!r} selects no dimension of {key or 'the observation'}'s {len(span)}"
+            )
+        columns.extend(chosen)
+    if len(set(columns)) != len(columns):
+        raise ConfigError(f"--compare {' '.join(components)} names a dimension twice")
+    return np.array(columns, dtype=int)
+
+
 @dataclass(frozen=True)
 class Scales:
     """Per dimension: the spread of the recorded data and its estimated observation noise (spreads)."""
@@ -85,6 +137,10 @@ class Scales:
         else:
             noise = np.full_like(spread, NOISE_FLOOR)
         return Scales(spread, noise)
+
+    def select(self, columns: np.ndarray) -> Scales:
+        """The scales of ``columns`` alone."""
+        return Scales(self.spread[columns], self.noise[columns])
 
 
 def _huber(residual: np.ndarray) -> np.ndarray:

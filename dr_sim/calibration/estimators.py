@@ -41,6 +41,8 @@ from dr_sim.extras import require
 Evaluate = Callable[[Sequence[np.ndarray]], list[float]]
 MIN_LOG_STD = float(np.log(1e-4))  # z units: a width of 1/20,000 of the box is as narrow as it gets
 LAPLACE_STEP = 0.02  # z units: the finite-difference step of the Laplace approximation
+LAPLACE_GROWTH = 4.0  # the step's growth where the curvature at the last step was not positive
+LAPLACE_ROUNDS = 3  # steps tried per axis: 0.02, 0.08, 0.32 z units by default
 
 
 @dataclass
@@ -129,23 +131,31 @@ def laplace_std(
 ) -> np.ndarray:
     """Per parameter, the std (z units) of the Laplace approximation at ``center``: the curvature of the
     log-likelihood of one replay along each axis (central differences, ``steps`` z units per axis, default
-    ``LAPLACE_STEP``; a whole step for a parameter that acts rounded) plus the
-    prior's precision; a parameter the likelihood does not depend on keeps the prior's std. Costs
-    ``2 d + 1`` replays; it starts DROPO's search near its answer."""
-    dimension = len(center)
-    steps = np.full(dimension, LAPLACE_STEP) if steps is None else np.asarray(steps, float)
-    points = [np.asarray(center, float)]
-    for i in range(dimension):
-        for sign in (1.0, -1.0):
-            shifted = np.array(center, dtype=np.float64)
-            shifted[i] = np.clip(shifted[i] + sign * steps[i], -1.0, 1.0)
-            points.append(shifted)
-    values = log_likelihood(points)
-    curvature = np.empty(dimension)
-    for i in range(dimension):
-        up, down = points[1 + 2 * i][i] - center[i], center[i] - points[2 + 2 * i][i]
-        width = max(up, down, 1e-12)
-        curvature[i] = -(values[1 + 2 * i] - 2.0 * values[0] + values[2 + 2 * i]) / width**2
+    ``LAPLACE_STEP``; a whole step for a parameter that acts rounded) plus the prior's precision. Where the
+    curvature is not positive at that step (a likelihood flat at its top under observation noise, or
+    rugged on that scale), the step grows ``LAPLACE_GROWTH``-fold, up to ``LAPLACE_ROUNDS`` times, so the
+    curvature is that of the basin rather than of its noise; a parameter the likelihood does not depend
+    on keeps the prior's std. Costs ``2 d + 1`` replays, and 2 more per axis and retry; it starts DROPO's
+    search near its answer."""
+    center = np.asarray(center, float)
+    steps = np.full(len(center), LAPLACE_STEP) if steps is None else np.asarray(steps, float)
+    top = log_likelihood([center])[0]
+    curvature = np.zeros(len(center))
+    pending = list(range(len(center)))
+    for _ in range(LAPLACE_ROUNDS):
+        points = []
+        for i in pending:
+            for sign in (1.0, -1.0):
+                shifted = center.copy()
+                shifted[i] = np.clip(shifted[i] + sign * steps[i], -1.0, 1.0)
+                points.append(shifted)
+        values = log_likelihood(points) if points else []
+        for k, i in enumerate(pending):
+            up, down = points[2 * k][i] - center[i], center[i] - points[2 * k + 1][i]
+            width = max(up, down, 1e-12)
+            curvature[i] = -(values[2 * k] - 2.0 * top + values[2 * k + 1]) / width**2
+        pending = [i for i in pending if curvature[i] <= 0.0]
+        steps = steps * LAPLACE_GROWTH
     return 1.0 / np.sqrt(np.maximum(curvature, 0.0) + 1.0 / prior_std**2)
 
 

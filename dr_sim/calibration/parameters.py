@@ -14,7 +14,9 @@ mean +- ``BOX_STDS`` standard deviations where it is unbounded) and mapped to ``
 estimators work on comparable scales. The map is linear, except for a ``log_uniform`` prior (a parameter
 that spans decades: a mass factor from x0.1 to x10, a latency rate from 20 to 1000 1/s), which is mapped
 in its logarithm: a factor of 2 is then the same step in ``z`` at x0.2 as at x5, the search starts at the
-prior's geometric centre, and the posterior's Gaussian in ``z`` is a log-normal in the parameter's units.
+prior's geometric centre, and the posterior's Gaussian in ``z`` is a log-normal in the parameter's units
+(the calibrated config's ``truncated_log_normal``). A prior that is itself a ``truncated_log_normal`` (a
+calibrated config calibrated again) is mapped the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dr_sim.config import DRConfig, config_from_dict
 from dr_sim.config.params import ChoiceParam, ConstantParam, _ParamBase
 from dr_sim.config.schema import ActuationConfig, JointTerms, LinkTerms
 from dr_sim.errors import ConfigError
+from dr_sim.sampling import Distribution, TruncatedLogNormal, TruncatedNormal
 
 ACTUATION_FIELDS = ("gain_scale", "force_scale", "latency_steps", "latency_rate")
 NOISE_FIELDS = ("action_noise_std",)
@@ -38,7 +41,8 @@ ROUNDED = ("latency_steps",)  # whole steps: the value that acts is the draw rou
 BOX_STDS = 4.0
 LAPLACE_STEP = 0.02  # z units
 PRIOR_DRAWS = 2_000  # draws that give a prior's mean and std (a fixed generator: the same every run)
-DISTRIBUTION_KEYS = ("type", "low", "high", "mean", "std", "values", "weights", "value")
+DISTRIBUTION_KEYS = ("type", "low", "high", "mean", "std", "median", "log_std", "values", "weights", "value")
+LOG_TYPES = ("log_uniform", "truncated_log_normal")  # priors searched in their logarithm
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,23 @@ class Parameter:
         centre, half = self._affine()
         return ((float(np.log(value)) if self.log else float(value)) - centre) / half
 
-    def moments(self, z_mean: float, z_std: float) -> tuple[float, float]:
-        """Mean and standard deviation (draw units) of the draw when ``z ~ N(z_mean, z_std^2)``: a normal's
-        for a linear map, a log-normal's for a logarithmic one."""
-        centre, half = self._affine()
-        if not self.log:
-            return self.to_value(z_mean), float(z_std * half)
-        mu, sigma = centre + half * z_mean, half * z_std
-        mean = float(np.exp(mu + 0.5 * sigma**2))
-        return mean, float(mean * np.sqrt(np.expm1(sigma**2)))
+    def training_range(self, z_mean: float, z_std: float) -> dict[str, Any]:
+        """The config entry (without ``op``) of the draw when ``z ~ N(z_mean, z_std^2)``, within the box: a
+        ``truncated_log_normal`` for a logarithmic map (its ``log_std`` in natural-log units), a
+        ``truncated_normal`` for a linear one (its ``std`` in draw units); at least ``1e-6`` of the box wide,
+        as both distributions need a width."""
+        _, half = self._affine()
+        width = max(half * float(z_std), 1e-6 * 2.0 * half)
+        centre = self.to_value(z_mean)
+        if self.log:
+            return {
+                "type": "truncated_log_normal",
+                "median": centre,
+                "log_std": width,
+                "low": self.low,
+                "high": self.high,
+            }
+        return {"type": "truncated_normal", "mean": centre, "std": width, "low": self.low, "high": self.high}
 
     @property
     def laplace_step(self) -> float:
@@ -130,7 +142,7 @@ def find_parameters(config: DRConfig) -> list[Parameter]:
     if not found:
         raise ConfigError(
             "the calibration config infers nothing: give physics or actuation parameters a prior range "
-            "(uniform, log_uniform, normal or truncated_normal), e.g. physics.links[0].mass: "
+            "(uniform, log_uniform, normal, truncated_normal or truncated_log_normal), e.g. physics.links[0].mass: "
             "{type: uniform, low: 0.1, high: 0.5}"
         )
     return found
@@ -151,7 +163,7 @@ def _entry(
         if isinstance(param, ChoiceParam):
             raise ConfigError(
                 f"{key}: calibrate infers continuous parameters, and a choice is discrete: give a uniform, "
-                "log_uniform, normal or truncated_normal prior, or a constant to keep it fixed"
+                "log_uniform, normal, truncated_normal or truncated_log_normal prior, or a constant to keep it fixed"
             )
         if param.scope != "episode":
             raise ConfigError(
@@ -177,7 +189,7 @@ def _parameter(param: _ParamBase, path: tuple[str | int, ...], key: str, label: 
         raise ConfigError(f"{key}: its prior has no width ({low!r} to {high!r}); a fixed value is a constant")
     domain = param.domain
     unit = "x nominal" if param.op == "scale" else (domain.unit if domain is not None else "")
-    log = param.type == "log_uniform" and path[-1] not in ROUNDED
+    log = param.type in LOG_TYPES and path[-1] not in ROUNDED
     parameter = Parameter(key, path, label, param.op, unit, low, high, mean, std, log)
     z = np.array([parameter.to_z(float(value)) for value in np.clip(samples, low, high)])
     return dataclasses.replace(parameter, z_mean=float(z.mean()), z_std=float(z.std()))
@@ -226,26 +238,28 @@ def pinned_mapping(
 
 
 def calibrated_mapping(
-    config: DRConfig, parameters: Sequence[Parameter], means: Sequence[float], stds: Sequence[float], origin: str
+    config: DRConfig, parameters: Sequence[Parameter], ranges: Sequence[Mapping[str, Any]], origin: str
 ) -> dict[str, Any]:
-    """``config`` with each parameter's range replaced by ``truncated_normal(mean, std)`` within its prior's box
-    (draw units; the ``op`` and the rest of the config kept); validated by the config loader."""
+    """``config`` with each parameter's range replaced by its ``ranges`` entry (``Parameter.training_range``;
+    the ``op`` and the rest of the config kept); validated by the config loader."""
     mapping = config_mapping(config)
-    for parameter, mean, std in zip(parameters, means, stds, strict=True):
+    for parameter, entry in zip(parameters, ranges, strict=True):
         spec = _get(mapping, parameter.path)
         kept = {key: item for key, item in spec.items() if key not in DISTRIBUTION_KEYS}
-        width = parameter.high - parameter.low
-        _set(
-            mapping,
-            parameter.path,
-            {
-                **kept,
-                "type": "truncated_normal",
-                "mean": float(np.clip(mean, parameter.low, parameter.high)),
-                "std": float(max(std, 1e-6 * width)),
-                "low": parameter.low,
-                "high": parameter.high,
-            },
-        )
+        _set(mapping, parameter.path, {**kept, **entry})
     config_from_dict(mapping, origin)  # the loader checks the schema and every physical domain
     return mapping
+
+
+RANGE_DISTRIBUTIONS: dict[str, type[Distribution]] = {
+    "truncated_normal": TruncatedNormal,
+    "truncated_log_normal": TruncatedLogNormal,
+}
+
+
+def range_draws(entry: Mapping[str, Any]) -> np.ndarray:
+    """``PRIOR_DRAWS`` draws (draw units) of a ``Parameter.training_range`` entry from a fixed generator: the
+    same every run (the truncation moves its mean and std, so they are measured on these)."""
+    distribution = RANGE_DISTRIBUTIONS[entry["type"]](**{key: value for key, value in entry.items() if key != "type"})
+    rng = np.random.default_rng(0)
+    return np.array([float(distribution.sample_array(rng)) for _ in range(PRIOR_DRAWS)])

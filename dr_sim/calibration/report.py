@@ -1,5 +1,5 @@
-"""What ``dr-sim calibrate`` writes: ``calibration.json``, ``report.md`` and one prior-vs-posterior plot per
-parameter (``plots/<n>_<name>.png``).
+"""What ``dr-sim calibrate`` writes: ``calibration.json``, ``report.md`` and one plot per parameter of its prior
+against its calibrated range (``plots/<n>_<name>.png``).
 
 A parameter counts as identified when the posterior's standard deviation is below ``IDENTIFIED`` times the
 prior's (in search coordinates: relative widths for a log-scaled parameter) and it trades off with no other
@@ -98,9 +98,10 @@ def write_markdown(path: Path, result: Mapping[str, Any]) -> Path:
         "",
         f"Trajectories: `{result['trajectories']}` ({result['episodes']} episodes, {result['steps']} steps) of "
         f"`{result['env']}`; config: `{result['config']}`; method: {result['method']}; seed {result['seed']}; "
-        f"replays: {result.get('replay', 'whole episodes')}.",
+        f"replays: {result.get('replay', 'whole episodes')}; compared: "
+        f"{result.get('compared', 'every observation dimension')}.",
         "",
-        "| parameter | op | prior box | prior mean ± std | point estimate | posterior mean ± std | width ratio "
+        "| parameter | op | prior box | prior mean ± std | point estimate | calibrated range mean ± std | width ratio "
         "| trades off with | identified |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -147,27 +148,28 @@ def plot_name(index: int, parameter: Parameter) -> str:
 
 
 def write_plots(
-    root: Path, parameters: Sequence[Parameter], rows: Sequence[Mapping[str, Any]], prior_draws: Sequence[np.ndarray]
+    root: Path,
+    parameters: Sequence[Parameter],
+    rows: Sequence[Mapping[str, Any]],
+    prior_draws: Sequence[np.ndarray],
+    range_draws: Sequence[np.ndarray],
 ) -> list[str]:
-    """One PNG per parameter: the prior (a histogram of its draws) against the posterior (the truncated
-    normal's density), the point estimate marked; returns the paths relative to ``root``."""
+    """One PNG per parameter: histograms of the prior's draws and of the training range's (the calibrated
+    config's), on the prior's box (log-spaced bins for a log-scaled parameter), the point estimate marked;
+    returns the paths relative to ``root``."""
     require("matplotlib", PURPOSE).use("Agg")
     pyplot = require("matplotlib.pyplot", PURPOSE)
     names = []
-    for i, (parameter, row, draws) in enumerate(zip(parameters, rows, prior_draws, strict=True)):
+    for i, (parameter, row, prior, calibrated) in enumerate(
+        zip(parameters, rows, prior_draws, range_draws, strict=True)
+    ):
         figure, axes = pyplot.subplots(figsize=(5.0, 3.2))
         space = np.geomspace if parameter.log else np.linspace
-        axes.hist(draws, bins=space(parameter.low, parameter.high, 41), density=True, alpha=0.4, label="prior")
+        bins = space(parameter.low, parameter.high, 81)
+        axes.hist(prior, bins=bins, density=True, alpha=0.4, label="prior")
+        axes.hist(calibrated, bins=bins, density=True, histtype="step", color="C3", label="calibrated range")
         if parameter.log:
             axes.set_xscale("log")
-        grid = space(parameter.low, parameter.high, 400)
-        mean, std = row["posterior"]["mean"], max(row["posterior"]["std"], 1e-12)
-        density = np.exp(-0.5 * ((grid - mean) / std) ** 2)
-        area = float(np.trapezoid(density, grid))
-        if area > 0:
-            axes.plot(grid, density / area, color="C3", label="posterior")
-        else:  # narrower than the grid: a line at the mean
-            axes.axvline(mean, color="C3", label="posterior")
         if row["point"] is not None:
             axes.axvline(row["point"], color="k", linestyle="--", linewidth=1, label="point estimate")
         unit = f" ({parameter.unit})" if parameter.unit else ""
