@@ -66,6 +66,8 @@ class Calibration(StrictModel):
     posterior_budget: int = Field(default=30, ge=4)
     samples: int = Field(default=8, ge=2)
     point_samples: int = Field(default=4, ge=2)
+    min_width: float = Field(default=0.1, ge=0.0, le=1.0)
+    compare: list[str] | None = None
     seed: int = Field(default=0, ge=0)
     workers: int = Field(default=2, ge=1)  # not a setting of the result: any number gives the same bits
 
