@@ -83,8 +83,8 @@ from dr_sim.calibration.parameters import (
     Parameter,
     calibrated_mapping,
     config_mapping,
+    draws_at,
     find_parameters,
-    range_draws,
     replay_mapping,
 )
 from dr_sim.calibration.report import parameter_rows, verdict, write_json, write_markdown, write_plots
@@ -96,6 +96,7 @@ from dr_sim.extras import require
 from dr_sim.file_io import write_atomically
 from dr_sim.trajectories.envs import env_control_dt, make_randomized_env
 from dr_sim.trajectories.format import TrajectorySet, read_trajectories
+from dr_sim.trajectories.spaces import leaves
 
 METHODS = ("cma", "posterior", "both")
 BUDGET = 300  # replays of the trajectory set by CMA-ES
@@ -269,13 +270,13 @@ def calibrate(
     point_values = None if point is None else list(values(point))
     training_std_z = np.maximum(std_z, min_width * prior_std_z)
     ranges = [p.training_range(float(z), float(w)) for p, z, w in zip(parameters, mean_z, training_std_z, strict=True)]
-    draws = [range_draws(entry) for entry in ranges]
+    calibrated, calibrated_config = calibrated_mapping(loaded, parameters, ranges, str(root / CONFIG_FILE))
+    draws = [draws_at(calibrated_config, p) for p in parameters]
     means, stds = [float(d.mean()) for d in draws], [float(d.std()) for d in draws]
     rows = parameter_rows(parameters, point_values, means, stds, std_z / prior_std_z, correlation)
-    calibrated = calibrated_mapping(loaded, parameters, ranges, str(root / CONFIG_FILE))
     root.mkdir(parents=True, exist_ok=True)
     write_atomically(root / CONFIG_FILE, _yaml_text(calibrated, recorded.root, method).encode())
-    plots = write_plots(root, parameters, rows, [_prior_draws(loaded, p) for p in parameters], draws)
+    plots = write_plots(root, parameters, rows, [draws_at(loaded, p) for p in parameters], draws)
     result = {
         "settings": settings,
         "config": origin,
@@ -335,8 +336,8 @@ def replay_problem(
         probe.close()
     keys = observation_keys(recorded.observation_space)
     whole = [flatten_steps(episode.observations, keys) for episode in recorded.episodes]
-    widths = [flatten_steps(recorded.episodes[0].observations, [key]).shape[1] for key in keys]
-    columns = compared_columns(compare, keys, widths)
+    parts = leaves(recorded.observation_space)
+    columns = compared_columns(compare, keys, [int(np.prod(parts[key]["shape"])) for key in keys])
     compared = [episode[:, columns] for episode in whole]
     real = compared if horizon == 0 else short_segments(compared, horizon, stride)
     episodes = tuple(
@@ -374,19 +375,11 @@ def latency_history(config: Any) -> int:
     return int(np.ceil(steps if np.isfinite(steps) else 0.0)) + 1
 
 
-def _prior_draws(config: Any, parameter: Parameter) -> np.ndarray:
-    """Draws of a parameter's prior (a fixed generator: the same plot every run)."""
-    node: Any = config
-    for part in parameter.path:
-        node = node[part] if isinstance(part, int) else getattr(node, part)
-    rng = np.random.default_rng(0)
-    return np.array([float(node.distribution.sample_array(rng)) for _ in range(2000)])
-
-
 def _yaml_text(mapping: dict[str, Any], trajectories: Path, method: str) -> str:
     header = (
         f"# Calibrated by dr-sim calibrate ({method}) from the trajectories in {trajectories}.\n"
-        "# Inferred ranges are truncated normals from the posterior; see report.md beside this file.\n"
+        "# Inferred ranges are the posterior within each prior's box (truncated normals, log-normals where the\n"
+        "# prior is log-scaled), at least --min-width of the prior's spread wide; see report.md beside this file.\n"
     )
     return header + yaml.safe_dump(mapping, sort_keys=False)
 

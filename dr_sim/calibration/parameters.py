@@ -33,7 +33,7 @@ from dr_sim.config import DRConfig, config_from_dict
 from dr_sim.config.params import ChoiceParam, ConstantParam, _ParamBase
 from dr_sim.config.schema import ActuationConfig, JointTerms, LinkTerms
 from dr_sim.errors import ConfigError
-from dr_sim.sampling import Distribution, TruncatedLogNormal, TruncatedNormal
+from dr_sim.sampling import Distribution
 
 ACTUATION_FIELDS = ("gain_scale", "force_scale", "latency_steps", "latency_rate")
 NOISE_FIELDS = ("action_noise_std",)
@@ -180,8 +180,7 @@ def _entry(
 
 
 def _parameter(param: _ParamBase, path: tuple[str | int, ...], key: str, label: str) -> Parameter:
-    rng = np.random.default_rng(0)
-    samples = np.array([float(param.distribution.sample_array(rng)) for _ in range(PRIOR_DRAWS)])
+    samples = fixed_draws(param.distribution)
     mean, std = float(samples.mean()), float(samples.std())
     low, high = (float(v) for v in param.distribution.support())
     low, high = max(low, mean - BOX_STDS * std), min(high, mean + BOX_STDS * std)
@@ -239,27 +238,28 @@ def pinned_mapping(
 
 def calibrated_mapping(
     config: DRConfig, parameters: Sequence[Parameter], ranges: Sequence[Mapping[str, Any]], origin: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], DRConfig]:
     """``config`` with each parameter's range replaced by its ``ranges`` entry (``Parameter.training_range``;
-    the ``op`` and the rest of the config kept); validated by the config loader."""
+    the ``op`` and the rest of the config kept), as a mapping and as the config the loader validated it into
+    (schema and every physical domain)."""
     mapping = config_mapping(config)
     for parameter, entry in zip(parameters, ranges, strict=True):
         spec = _get(mapping, parameter.path)
         kept = {key: item for key, item in spec.items() if key not in DISTRIBUTION_KEYS}
         _set(mapping, parameter.path, {**kept, **entry})
-    config_from_dict(mapping, origin)  # the loader checks the schema and every physical domain
-    return mapping
+    return mapping, config_from_dict(mapping, origin)
 
 
-RANGE_DISTRIBUTIONS: dict[str, type[Distribution]] = {
-    "truncated_normal": TruncatedNormal,
-    "truncated_log_normal": TruncatedLogNormal,
-}
-
-
-def range_draws(entry: Mapping[str, Any]) -> np.ndarray:
-    """``PRIOR_DRAWS`` draws (draw units) of a ``Parameter.training_range`` entry from a fixed generator: the
-    same every run (the truncation moves its mean and std, so they are measured on these)."""
-    distribution = RANGE_DISTRIBUTIONS[entry["type"]](**{key: value for key, value in entry.items() if key != "type"})
+def fixed_draws(distribution: Distribution) -> np.ndarray:
+    """``PRIOR_DRAWS`` scalar draws of ``distribution`` from a fixed generator: the same every run (means,
+    stds and plots of priors and calibrated ranges, whose truncation moves them off the arguments)."""
     rng = np.random.default_rng(0)
     return np.array([float(distribution.sample_array(rng)) for _ in range(PRIOR_DRAWS)])
+
+
+def draws_at(config: DRConfig, parameter: Parameter) -> np.ndarray:
+    """``fixed_draws`` of ``parameter``'s range in ``config`` (the prior, or a calibrated config's range)."""
+    node: Any = config
+    for part in parameter.path:
+        node = node[part] if isinstance(part, int) else getattr(node, part)
+    return fixed_draws(node.distribution)
