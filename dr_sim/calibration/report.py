@@ -147,6 +147,31 @@ def plot_name(index: int, parameter: Parameter) -> str:
     return f"{PLOTS}/{index:02d}_{slug}.png"
 
 
+def draw_parameter(
+    axes: Any,
+    parameter: Parameter,
+    prior: np.ndarray,
+    calibrated: np.ndarray,
+    point: float | None = None,
+    truth: float | None = None,
+) -> None:
+    """On matplotlib ``axes``: histograms of a parameter's prior draws and its training range's (the
+    calibrated config's) over the prior's box (log-spaced bins for a log-scaled parameter), the point
+    estimate (dashed) and, where known, the true value (solid) marked."""
+    space = np.geomspace if parameter.log else np.linspace
+    bins = space(parameter.low, parameter.high, 81)
+    axes.hist(prior, bins=bins, density=True, alpha=0.4, label="prior")
+    axes.hist(calibrated, bins=bins, density=True, histtype="step", color="C3", label="calibrated range")
+    if parameter.log:
+        axes.set_xscale("log")
+    if point is not None:
+        axes.axvline(point, color="k", linestyle="--", linewidth=1, label="point estimate")
+    if truth is not None:
+        axes.axvline(truth, color="C2", linewidth=1.5, label="truth")
+    unit = f" ({parameter.unit})" if parameter.unit else ""
+    axes.set_xlabel(f"{parameter.label}{unit}")
+
+
 def write_plots(
     root: Path,
     parameters: Sequence[Parameter],
@@ -154,9 +179,8 @@ def write_plots(
     prior_draws: Sequence[np.ndarray],
     range_draws: Sequence[np.ndarray],
 ) -> list[str]:
-    """One PNG per parameter: histograms of the prior's draws and of the training range's (the calibrated
-    config's), on the prior's box (log-spaced bins for a log-scaled parameter), the point estimate marked;
-    returns the paths relative to ``root``."""
+    """One PNG per parameter (``draw_parameter``: its prior against its training range, the point
+    estimate marked); returns the paths relative to ``root``."""
     require("matplotlib", PURPOSE).use("Agg")
     pyplot = require("matplotlib.pyplot", PURPOSE)
     names = []
@@ -164,16 +188,7 @@ def write_plots(
         zip(parameters, rows, prior_draws, range_draws, strict=True)
     ):
         figure, axes = pyplot.subplots(figsize=(5.0, 3.2))
-        space = np.geomspace if parameter.log else np.linspace
-        bins = space(parameter.low, parameter.high, 81)
-        axes.hist(prior, bins=bins, density=True, alpha=0.4, label="prior")
-        axes.hist(calibrated, bins=bins, density=True, histtype="step", color="C3", label="calibrated range")
-        if parameter.log:
-            axes.set_xscale("log")
-        if row["point"] is not None:
-            axes.axvline(row["point"], color="k", linestyle="--", linewidth=1, label="point estimate")
-        unit = f" ({parameter.unit})" if parameter.unit else ""
-        axes.set_xlabel(f"{parameter.label}{unit}")
+        draw_parameter(axes, parameter, prior, calibrated, row["point"])
         axes.set_ylabel("density")
         axes.set_title(f"{parameter.key}: width ratio {row['width_ratio']:.3f}", fontsize=9)
         axes.legend(fontsize=8)

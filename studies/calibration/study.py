@@ -35,6 +35,9 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from dr_sim.calibration.calibrate import calibrate
+from dr_sim.calibration.parameters import ACTUATION_FIELDS, draws_at, find_parameters
+from dr_sim.calibration.report import draw_parameter
+from dr_sim.config import load_config
 from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.params import StrictModel
 from dr_sim.policies.policy_suite import PolicySuite
@@ -42,6 +45,7 @@ from dr_sim.policies.rl_evaluation import resolve_domain
 from dr_sim.trajectories.record import record
 from studies.harness import Goal, Point, Report, Table, goal_at_least, goal_at_most, success_cell
 from studies.harness.policies import REFERENCE, PolicyStudy, PolicyStudyConfig
+from studies.harness.report import pyplot
 
 GOAL_SUCCESS = 0.85
 GOAL_CALIBRATION_MIN = 10.0
@@ -62,10 +66,10 @@ class Calibration(StrictModel):
     method: str = "both"
     horizon: int = Field(default=2, ge=0)
     stride: int = Field(default=4, ge=1)
-    budget: int = Field(default=240, ge=4)
-    posterior_budget: int = Field(default=30, ge=4)
+    budget: int = Field(default=720, ge=4)
+    posterior_budget: int = Field(default=20, ge=4)
     samples: int = Field(default=8, ge=2)
-    point_samples: int = Field(default=4, ge=2)
+    point_samples: int = Field(default=2, ge=2)
     min_width: float = Field(default=0.1, ge=0.0, le=1.0)
     compare: list[str] | None = None
     seed: int = Field(default=0, ge=0)
@@ -317,4 +321,64 @@ class CalibrationStudy(PolicyStudy):
         return []
 
     def plots(self, report: Report, out: Path) -> None:
-        """No plots of its own: each calibration's folder holds its prior/posterior plots."""
+        """``calibrations.png``: per target calibrated from ``recording.episodes`` episodes (a row), each
+        parameter's prior against its calibrated range, the point estimate and the target's true value
+        where the target sets it (``draw_parameter``); each calibration's own folder holds one plot per
+        parameter too."""
+        main = self.config.recording.episodes
+        points = self.points()
+        rows = [
+            (points[name].extra["domain"], result["calibration"])
+            for name, result in report.data["points"].items()
+            if name in points
+            and points[name].group == "calibrated"
+            and "_history_" not in name
+            and points[name].extra["episodes"] == main
+        ]
+        if rows:
+            plot_calibrations(self, rows, out / "calibrations.png")
+
+
+def true_values(target: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
+    """The constant values a target's randomization sets, by parameter label (``mass of pusher/*``,
+    ``gain_scale``, as ``dr_sim.calibration.parameters`` labels them) with their ``op``."""
+    found: dict[str, tuple[str, float]] = {}
+    for section in ("links", "joints"):
+        for entry in (target.get("physics") or {}).get(section, []):
+            select = entry.get("select", "*")
+            selector = select if isinstance(select, str) else ", ".join(select)
+            for name, spec in entry.items():
+                if isinstance(spec, Mapping) and spec.get("type") == "constant":
+                    found[f"{name} of {selector}"] = (spec.get("op", "set"), float(spec["value"]))
+    for name, spec in (target.get("actuation") or {}).items():
+        if name in ACTUATION_FIELDS and isinstance(spec, Mapping) and spec.get("type") == "constant":
+            found[name] = ("set", float(spec["value"]))
+    return found
+
+
+def plot_calibrations(study: CalibrationStudy, rows: list[tuple[str, Mapping[str, Any]]], path: Path) -> None:
+    """One row per (target domain, calibration summary), one column per parameter of the priors."""
+    plt = pyplot()
+    priors = load_config(read_yaml_mapping(study.path(study.config.priors), "priors"))
+    parameters = find_parameters(priors)
+    prior_draws = [draws_at(priors, parameter) for parameter in parameters]
+    figure, grid = plt.subplots(
+        len(rows), len(parameters), figsize=(2.3 * len(parameters), 1.9 * len(rows)), squeeze=False
+    )
+    for axes_row, (domain, calibration) in zip(grid, rows, strict=True):
+        calibrated = load_config(calibration["written"]["config"])
+        truths = true_values(study.target(domain) or {})
+        points = {row["label"]: row["point"] for row in calibration["parameters"]}
+        for axes, parameter, prior in zip(axes_row, parameters, prior_draws, strict=True):
+            op, value = truths.get(parameter.label, (parameter.op, None))
+            truth = value if op == parameter.op else None
+            draw_parameter(axes, parameter, prior, draws_at(calibrated, parameter), points.get(parameter.label), truth)
+            axes.set_yticks([])
+            axes.xaxis.label.set_fontsize(7)
+            axes.tick_params(labelsize=6)
+        axes_row[0].set_ylabel(label(domain), fontsize=8)
+    grid[0][0].legend(fontsize=6)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+    plt.close(figure)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import pytest
 import yaml
 
 from dr_sim.config.loader import read_source, validated
-from studies.calibration.study import CalibrationStudy
+from studies.calibration.study import CalibrationStudy, true_values
 from studies.harness import study_main
 from studies.peng.study import PengStudy
 
@@ -60,3 +61,19 @@ def test_a_tiny_calibration_study_runs_end_to_end(
         assert f"| {row} |" in markdown
     assert "calibrated_sticky_laggy success >= 0.85" in markdown
     assert "calibration from 1 episodes within 10 min" in markdown
+    figure = cv2.imread(str(out / "calibrations.png"))  # one target (a row) by nine parameters (columns)
+    assert figure is not None
+    assert figure.shape[1] > 4 * figure.shape[0]
+
+
+def test_the_plots_mark_the_values_a_target_sets(studies_root: Path, tmp_path: Path) -> None:
+    data, origin, folder = read_source(studies_root / "calibration" / "config.yaml")
+    study = CalibrationStudy(validated(CalibrationStudy.config_model, data, origin), folder, tmp_path)
+    assert true_values(study.target("sticky_laggy") or {}) == {
+        "lateral_friction of object/*": ("set", 8.0),
+        "linear_damping of object/*": ("set", 0.4),
+        "latency_rate": ("set", 40.0),
+    }
+    harsh = true_values(study.target("harsh_heavy_weak.yaml") or {})
+    assert harsh["mass of pusher/*"] == ("scale", 8.0)
+    assert harsh["latency_steps"] == ("set", 1.0)
