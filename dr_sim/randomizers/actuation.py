@@ -22,7 +22,7 @@ from dr_sim.scene.motors import MotorHook
 from dr_sim.scene.scene import Scene
 from dr_sim.user_warnings import warn
 
-_FIELDS = {
+NEUTRAL = {  # each field's value when the config leaves it out: the env's own actuation
     "action_noise_std": 0.0,
     "latency_steps": 0.0,
     "latency_rate": np.inf,
@@ -58,7 +58,7 @@ class ActuationRandomizer(Randomizer):
             left_out = ", ".join(f"actuation.{field}" for field in unusable)
             warn(f"{left_out}: left out, {'; '.join(dict.fromkeys(unusable.values()))}")
         #: The fields this env is randomized in: the configured ones that can act on it.
-        self.fields = [f for f in _FIELDS if getattr(config, f) is not None and f not in unusable]
+        self.fields = [f for f in NEUTRAL if getattr(config, f) is not None and f not in unusable]
         if (config.gain_scale or config.force_scale) is not None and motors is None:
             raise ConfigError(
                 "actuation.gain_scale/force_scale need a motor hook on the env's client: build the engine "
@@ -79,7 +79,7 @@ class ActuationRandomizer(Randomizer):
 
     def bind(self, scene: Scene) -> None:
         self.terms = [
-            Term(name, getattr(self.config, name), {TARGET: np.asarray(_FIELDS[name])}) for name in self.fields
+            Term(name, getattr(self.config, name), {TARGET: np.asarray(NEUTRAL[name])}) for name in self.fields
         ]
         if self.motors is not None and (self.config.gain_scale or self.config.force_scale) is not None:
             joints = resolve(scene.select_joints, self.config.select, self.config.required, "actuation")
@@ -103,7 +103,7 @@ class ActuationRandomizer(Randomizer):
         space: then nothing acts on the actions)."""
 
         def value(name: str) -> float:
-            return float(params.get(name, {}).get(TARGET, _FIELDS[name]))
+            return float(params.get(name, {}).get(TARGET, NEUTRAL[name]))
 
         if not isinstance(self.action_space, spaces.Box):
             return None

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from dr_sim.calibration.calibrate import calibrate
@@ -42,6 +43,7 @@ from dr_sim.config.loader import read_yaml_mapping
 from dr_sim.config.params import StrictModel
 from dr_sim.policies.policy_suite import PolicySuite
 from dr_sim.policies.rl_evaluation import resolve_domain
+from dr_sim.randomizers.actuation import NEUTRAL
 from dr_sim.trajectories.record import record
 from studies.harness import Goal, Point, Report, Table, goal_at_least, goal_at_most, success_cell
 from studies.harness.policies import REFERENCE, PolicyStudy, PolicyStudyConfig
@@ -207,6 +209,19 @@ class CalibrationStudy(PolicyStudy):
         calibrated, _ = self.cache.run(f"calibrate_{label(domain)}_n{episodes}", settings, do_calibrate)
         return {"recording": recorded, **calibrated}
 
+    def cached_calibrations(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """(domain, episodes, summary) of every calibration the study needs that has been computed: each
+        target's from ``recording.episodes`` episodes, then the curve's."""
+        wanted = [(domain, self.config.recording.episodes) for domain in self.config.domains]
+        if self.config.curve is not None:
+            wanted += [(self.config.curve.target, n) for n in self.config.curve.episodes]
+        found = []
+        for domain, episodes in dict.fromkeys(wanted):
+            summary = self.cache.cached(f"calibrate_{label(domain)}_n{episodes}", self.calibration(domain, episodes))
+            if summary is not None:
+                found.append((domain, episodes, summary))
+        return found
+
     def compute(self, point: Point, folder: Path) -> dict[str, Any]:
         if point.group == "oracle":
             domain = point.extra["domain"]
@@ -259,31 +274,33 @@ class CalibrationStudy(PolicyStudy):
             reference = results["reference"]["domains"]
             table.rows.append([REFERENCE, *(success_cell(reference.get(d)) for d in self.config.domains)])
         calibrations = Table(
-            "Calibrations (posterior mean of each parameter; minutes on the configured workers):",
-            ["target", "episodes", "minutes", "replays", "discrepancy: prior mean -> point", "posterior means"],
+            "Calibrations (each parameter's point estimate and, in brackets, posterior mean; minutes on the "
+            "configured workers):",
+            ["target", "episodes", "minutes", "replays", "discrepancy: prior mean -> point", "estimates"],
         )
         goals: list[Goal] = []
-        for name, result in results.items():
-            if points.get(name) is None or points[name].group != "calibrated" or "_history_" in name:
-                continue
-            calibration, extra = result["calibration"], points[name].extra
+        for domain, episodes, calibration in self.cached_calibrations():
             discrepancy = calibration["discrepancy"]
-            means = ", ".join(f"{r['label']} {r['posterior']['mean']:.3g}" for r in calibration["parameters"])
+            estimates = ", ".join(
+                f"{r['label']} {r['point']:.3g} ({r['posterior']['mean']:.3g})"
+                if r["point"] is not None
+                else f"{r['label']} ({r['posterior']['mean']:.3g})"
+                for r in calibration["parameters"]
+            )
             calibrations.rows.append(
                 [
-                    label(extra["domain"]),
-                    str(extra["episodes"]),
+                    label(domain),
+                    str(episodes),
                     f"{calibration['seconds'] / 60:.1f}",
                     str(calibration["replays"]),
                     f"{discrepancy['prior_mean']:.3g} -> {discrepancy.get('point_estimate', float('nan')):.3g}",
-                    means,
+                    estimates,
                 ]
             )
-            if extra["episodes"] == main:
+            if episodes == main:
                 goals.append(
                     goal_at_most(
-                        f"{label(extra['domain'])}: calibration from {main} episodes "
-                        f"within {GOAL_CALIBRATION_MIN:g} min",
+                        f"{label(domain)}: calibration from {main} episodes within {GOAL_CALIBRATION_MIN:g} min",
                         calibration["seconds"] / 60,
                         GOAL_CALIBRATION_MIN,
                     )
@@ -326,23 +343,19 @@ class CalibrationStudy(PolicyStudy):
         where the target sets it (``draw_parameter``); each calibration's own folder holds one plot per
         parameter too."""
         main = self.config.recording.episodes
-        points = self.points()
-        rows = [
-            (points[name].extra["domain"], result["calibration"])
-            for name, result in report.data["points"].items()
-            if name in points
-            and points[name].group == "calibrated"
-            and "_history_" not in name
-            and points[name].extra["episodes"] == main
-        ]
+        rows = [(domain, summary) for domain, episodes, summary in self.cached_calibrations() if episodes == main]
         if rows:
             plot_calibrations(self, rows, out / "calibrations.png")
 
 
 def true_values(target: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
-    """The constant values a target's randomization sets, by parameter label (``mass of pusher/*``,
-    ``gain_scale``, as ``dr_sim.calibration.parameters`` labels them) with their ``op``."""
-    found: dict[str, tuple[str, float]] = {}
+    """The values of a target's dynamics by parameter label (``mass of pusher/*``, ``gain_scale``, as
+    ``dr_sim.calibration.parameters`` labels them) with their ``op``: the constants its randomization sets,
+    and the neutral actuation (gains x1, no whole-step latency) where it sets none. A link or joint value
+    it leaves alone is the env's own and not known here (a ``scale`` of it is 1)."""
+    found: dict[str, tuple[str, float]] = {
+        name: ("set", float(NEUTRAL[name])) for name in ACTUATION_FIELDS if np.isfinite(NEUTRAL[name])
+    }
     for section in ("links", "joints"):
         for entry in (target.get("physics") or {}).get(section, []):
             select = entry.get("select", "*")
@@ -370,12 +383,13 @@ def plot_calibrations(study: CalibrationStudy, rows: list[tuple[str, Mapping[str
         truths = true_values(study.target(domain) or {})
         points = {row["label"]: row["point"] for row in calibration["parameters"]}
         for axes, parameter, prior in zip(axes_row, parameters, prior_draws, strict=True):
-            op, value = truths.get(parameter.label, (parameter.op, None))
+            op, value = truths.get(parameter.label, ("scale", 1.0) if parameter.op == "scale" else ("set", None))
             truth = value if op == parameter.op else None
             draw_parameter(axes, parameter, prior, draws_at(calibrated, parameter), points.get(parameter.label), truth)
             axes.set_yticks([])
             axes.xaxis.label.set_fontsize(7)
             axes.tick_params(labelsize=6)
+            axes.tick_params(which="minor", labelbottom=False)
         axes_row[0].set_ylabel(label(domain), fontsize=8)
     grid[0][0].legend(fontsize=6)
     figure.tight_layout()

@@ -73,6 +73,9 @@ def test_the_plots_mark_the_values_a_target_sets(studies_root: Path, tmp_path: P
         "lateral_friction of object/*": ("set", 8.0),
         "linear_damping of object/*": ("set", 0.4),
         "latency_rate": ("set", 40.0),
+        "gain_scale": ("set", 1.0),  # what the target leaves alone: the neutral actuation
+        "force_scale": ("set", 1.0),
+        "latency_steps": ("set", 0.0),
     }
     harsh = true_values(study.target("harsh_heavy_weak.yaml") or {})
     assert harsh["mass of pusher/*"] == ("scale", 8.0)
