@@ -328,7 +328,7 @@ def test_values_inside_the_domain_load(data: dict[str, Any]) -> None:
 def test_declared_actuation_nominals_are_the_randomizers() -> None:
     """Ops ``scale`` and ``add`` are checked on the nominal the schema declares: it is the one that acts (the
     lighting and image randomizers take theirs from the schema; actuation keeps its own table)."""
-    for name, nominal in actuation._FIELDS.items():
+    for name, nominal in actuation.NEUTRAL.items():
         domain = _domain_of(ActuationConfig, name)
         assert domain is not None
         if name == "latency_rate":  # no finite nominal: only op set
