@@ -153,7 +153,6 @@ def _entry(
 ) -> list[Parameter]:
     names = fields or [name for name in model.model_fields if name not in ("select", "required")]
     select = getattr(entry, "select", "*")
-    selector = select if isinstance(select, str) else ", ".join(select)
     found = []
     for name in names:
         param = getattr(entry, name, None)
@@ -175,8 +174,15 @@ def _entry(
                 f"{key}: calibrate infers scalar parameters; this one draws shape {param.distribution.shape}: "
                 "give one number per bound (one draw for every component)"
             )
-        found.append(_parameter(param, (*where, name), key, f"{name} of {selector}" if where[0] == "physics" else name))
+        found.append(
+            _parameter(param, (*where, name), key, physics_label(name, select) if where[0] == "physics" else name)
+        )
     return found
+
+
+def physics_label(name: str, select: str | Sequence[str]) -> str:
+    """A physics parameter's label for people: ``mass of pusher/*`` for a link or joint entry's ``select``."""
+    return f"{name} of {select if isinstance(select, str) else ', '.join(select)}"
 
 
 def _parameter(param: _ParamBase, path: tuple[str | int, ...], key: str, label: str) -> Parameter:

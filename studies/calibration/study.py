@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from dr_sim.calibration.calibrate import calibrate
-from dr_sim.calibration.parameters import ACTUATION_FIELDS, draws_at, find_parameters
+from dr_sim.calibration.parameters import ACTUATION_FIELDS, draws_at, find_parameters, physics_label
 from dr_sim.calibration.report import draw_parameter
 from dr_sim.config import load_config
 from dr_sim.config.loader import read_yaml_mapping
@@ -109,6 +109,11 @@ class CalibrationStudyConfig(PolicyStudyConfig):
 def label(domain: str) -> str:
     """A domain's label: a shift's name, or a YAML's stem."""
     return Path(domain).stem if domain.lower().endswith((".yaml", ".yml")) else domain
+
+
+def calibration_name(domain: str, episodes: int) -> str:
+    """The cache name of a target's calibration from ``episodes`` episodes."""
+    return f"calibrate_{label(domain)}_n{episodes}"
 
 
 class CalibrationStudy(PolicyStudy):
@@ -206,7 +211,7 @@ class CalibrationStudy(PolicyStudy):
             result = calibrate(settings["priors"], recorded["root"], folder / "calibration", **options)
             return {key: result[key] for key in ("parameters", "discrepancy", "replays", "seconds", "written", "steps")}
 
-        calibrated, _ = self.cache.run(f"calibrate_{label(domain)}_n{episodes}", settings, do_calibrate)
+        calibrated, _ = self.cache.run(calibration_name(domain, episodes), settings, do_calibrate)
         return {"recording": recorded, **calibrated}
 
     def cached_calibrations(self) -> list[tuple[str, int, dict[str, Any]]]:
@@ -217,7 +222,7 @@ class CalibrationStudy(PolicyStudy):
             wanted += [(self.config.curve.target, n) for n in self.config.curve.episodes]
         found = []
         for domain, episodes in dict.fromkeys(wanted):
-            summary = self.cache.cached(f"calibrate_{label(domain)}_n{episodes}", self.calibration(domain, episodes))
+            summary = self.cache.cached(calibration_name(domain, episodes), self.calibration(domain, episodes))
             if summary is not None:
                 found.append((domain, episodes, summary))
         return found
@@ -358,11 +363,9 @@ def true_values(target: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
     }
     for section in ("links", "joints"):
         for entry in (target.get("physics") or {}).get(section, []):
-            select = entry.get("select", "*")
-            selector = select if isinstance(select, str) else ", ".join(select)
             for name, spec in entry.items():
                 if isinstance(spec, Mapping) and spec.get("type") == "constant":
-                    found[f"{name} of {selector}"] = (spec.get("op", "set"), float(spec["value"]))
+                    found[physics_label(name, entry.get("select", "*"))] = (spec.get("op", "set"), float(spec["value"]))
     for name, spec in (target.get("actuation") or {}).items():
         if name in ACTUATION_FIELDS and isinstance(spec, Mapping) and spec.get("type") == "constant":
             found[name] = ("set", float(spec["value"]))
