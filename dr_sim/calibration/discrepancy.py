@@ -14,12 +14,12 @@ deviation, floored), so positions in metres, velocities in m/s and angles weigh 
   by the observation noise ``Scales.noise``; the recorded observation's log density under it, summed.
   The variance of a few samples is itself noisy, and the Gaussian log density punishes a step where the
   samples happen to agree without mercy, so each step's variance is shrunk halfway (``SHRINKAGE``)
-  towards that dimension's variance pooled over all steps (shrinkage is what makes synthetic likelihood
-  work from few simulations, e.g. Priddle et al. 2022 shrink its covariance; here the target is the pooled
-  variance, since a few replays estimate each step's variance poorly but the pool well). On PuckPush's sticky, laggy
-  target this turns the likelihood of 4 replays at the true parameters from +11,808 under one set of
-  step seeds and -155,660 under another into +7,095 and +6,994, while a deterministic impostor's stays
-  far below (-8,318 and -29,820).
+  towards that dimension's variance pooled over all steps. Shrinkage is what makes synthetic likelihood
+  work from few simulations (Priddle et al. 2022 shrink its covariance); the target here is the pooled
+  variance, which a few replays estimate well where they estimate each step's poorly. On PuckPush's
+  sticky, laggy target this turns the likelihood of 4 replays at the true parameters from +11,808 under
+  one set of step seeds and -155,660 under another into +7,095 and +6,994, while a deterministic
+  impostor's stays far below (-8,318 and -29,820).
 - ``compared_columns``: which flattened dimensions the two compare (``--compare``; all by default). A
   whole-episode replay of a contact-rich scene is chaotic in the objects the robot strikes (a 2 % change
   of a pusher's damping moves where a puck ends up by centimetres, one way or the other), so a discrepancy
