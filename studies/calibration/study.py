@@ -51,7 +51,12 @@ from studies.harness.report import pyplot
 
 GOAL_SUCCESS = 0.85
 GOAL_CALIBRATION_MIN = 10.0
-ROWS = {"a_nominal": "no randomization", "b_dynamics": "hand-set (physics)", "d_adr": "ADR"}
+ROWS = {
+    "a_nominal": "no randomization",
+    "b_dynamics": "hand-set (physics)",
+    "e_dynamics_history": "hand-set + history",
+    "d_adr": "ADR",
+}
 
 
 class Recording(StrictModel):

@@ -46,7 +46,7 @@ def test_a_tiny_calibration_study_runs_end_to_end(
     ]  # fmt: skip
     assert study_main(CalibrationStudy, None, tiny) == 0
     results = json.loads((out / "results.json").read_text())
-    points = {"a_nominal", "b_dynamics", "d_adr", "reference", "calibrated_sticky_laggy", "oracle_sticky_laggy"}
+    points = {"a_nominal", "b_dynamics", "e_dynamics_history", "d_adr", "reference", "calibrated_sticky_laggy"}
     assert points <= set(results["points"])
     calibrated = results["points"]["calibrated_history_sticky_laggy"]
     assert calibrated["domains"]["sticky_laggy"]["episodes"] == 2
@@ -57,7 +57,8 @@ def test_a_tiny_calibration_study_runs_end_to_end(
     trained_on = yaml.safe_load((Path(oracle["run"]) / "config.yaml").read_text())["randomization"]
     assert trained_on["physics"]["links"][0]["lateral_friction"]["value"] == 8.0  # the target itself
     ceiling = "trained on the target itself (ceiling)"
-    for row in ("no randomization", "hand-set (physics)", "ADR", "calibrated", "calibrated + history", ceiling):
+    rows = ("no randomization", "hand-set (physics)", "hand-set + history", "ADR", "calibrated", "calibrated + history")
+    for row in (*rows, ceiling):
         assert f"| {row} |" in markdown
     assert "calibrated_sticky_laggy success >= 0.85" in markdown
     assert "calibration from 1 episodes within 10 min" in markdown
