@@ -156,14 +156,9 @@ class CalibrationStudy(PolicyStudy):
 
     def calibrated_points(self) -> dict[str, Point]:
         """(name, domain, episodes, history) of every calibrated policy."""
-        wanted = [(domain, self.config.recording.episodes) for domain in self.config.domains]
-        if self.config.curve is not None:
-            wanted += [
-                (self.config.curve.target, n) for n in self.config.curve.episodes if n != self.config.recording.episodes
-            ]
         points = {}
         evaluation = {"episodes": self.config.episodes, "seed": self.config.seed}
-        for domain, episodes in wanted:
+        for domain, episodes in self.wanted_calibrations():
             suffix = label(domain) if episodes == self.config.recording.episodes else f"n{episodes}_{label(domain)}"
             for history in (False, True) if episodes == self.config.recording.episodes else (False,):
                 name = f"calibrated{'_history' if history else ''}_{suffix}"
@@ -219,14 +214,18 @@ class CalibrationStudy(PolicyStudy):
         calibrated, _ = self.cache.run(calibration_name(domain, episodes), settings, do_calibrate)
         return {"recording": recorded, **calibrated}
 
-    def cached_calibrations(self) -> list[tuple[str, int, dict[str, Any]]]:
-        """(domain, episodes, summary) of every calibration the study needs that has been computed: each
-        target's from ``recording.episodes`` episodes, then the curve's."""
+    def wanted_calibrations(self) -> list[tuple[str, int]]:
+        """(domain, episodes) of every calibration the study needs, once each: each target's from
+        ``recording.episodes`` episodes, then the curve's other numbers of episodes."""
         wanted = [(domain, self.config.recording.episodes) for domain in self.config.domains]
         if self.config.curve is not None:
             wanted += [(self.config.curve.target, n) for n in self.config.curve.episodes]
+        return list(dict.fromkeys(wanted))
+
+    def cached_calibrations(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """(domain, episodes, summary) of every wanted calibration that has been computed."""
         found = []
-        for domain, episodes in dict.fromkeys(wanted):
+        for domain, episodes in self.wanted_calibrations():
             summary = self.cache.cached(calibration_name(domain, episodes), self.calibration(domain, episodes))
             if summary is not None:
                 found.append((domain, episodes, summary))
